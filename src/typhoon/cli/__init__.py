@@ -1,0 +1,1 @@
+"""The ``typhoon`` command: the composition root."""

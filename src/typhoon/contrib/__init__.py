@@ -1,0 +1,1 @@
+"""Opt-in batteries; heavy dependencies are imported only here (arrive with their issues)."""

@@ -1,0 +1,28 @@
+"""The contract between the HTTP server and the application it serves.
+
+``typhoon.http`` never imports ``typhoon.web``: it calls whatever object satisfies
+:class:`Application`. ``typhoon.web.App`` is one; a ten-line class is another, which
+is how the server's own tests drive it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any, Protocol, runtime_checkable
+
+from typhoon.http.exchange import Exchange
+
+
+class Application(Protocol):
+    """Handles one exchange: reads the request from it and answers through it."""
+
+    def handle(self, exchange: Exchange) -> Coroutine[Any, Any, None]: ...
+
+
+@runtime_checkable
+class Lifespan(Protocol):
+    """Optional: an application with work to do when the server starts and stops."""
+
+    async def startup(self) -> None: ...
+
+    async def shutdown(self) -> None: ...

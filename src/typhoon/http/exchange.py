@@ -1,0 +1,411 @@
+"""One request and its response, as the application sees them.
+
+An :class:`Exchange` is created by the connection once a request head is complete.
+The application reads the body from it (as a stream, with backpressure, or all at
+once) and answers through it, either in one piece with :meth:`Exchange.respond` or as
+a stream with :meth:`Exchange.start`, :meth:`Exchange.write` and :meth:`Exchange.end`.
+
+HOT PATH: :meth:`respond` and :meth:`_render_head` run once per response. The head
+and a one-piece body leave in a single ``transport.write``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from typhoon.http.errors import ClientDisconnected
+from typhoon.http.writer import LAST_CHUNK, check_header, chunk, has_no_body, status_line
+
+if TYPE_CHECKING:
+    from typhoon.http.state import ServerState
+
+HeaderList = Sequence[tuple[bytes, bytes]]
+
+
+class Connection(Protocol):
+    """What an exchange needs from the connection that carries it."""
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def body_consumed(self, exchange: Exchange) -> None: ...
+
+    def send_continue(self, exchange: Exchange) -> None: ...
+
+    def may_keep_alive(self, exchange: Exchange) -> bool: ...
+
+
+class Framing(enum.Enum):
+    """How the response body is delimited on the wire."""
+
+    NONE = "no body (1xx, 204, 304)"
+    LENGTH = "Content-Length"
+    CHUNKED = "chunked"
+    CLOSE = "until the connection closes (HTTP/1.0 without a length)"
+
+
+class Exchange:
+    """A request head, its body stream, and the response being sent.
+
+    Attributes:
+        method: the request method, e.g. ``"GET"``.
+        target: the request target exactly as received (origin or absolute form).
+        path: the path part of the target, still percent-encoded.
+        query: the query string without ``?``, still percent-encoded.
+        http_version: ``"1.1"`` or ``"1.0"``.
+        headers: the header fields in order, names lower-cased, values as received.
+        client: the peer's ``(host, port)``, or None for a Unix socket.
+        server: the local ``(host, port)``, or None for a Unix socket.
+        scheme: ``"http"`` (``"https"`` once TLS is in front).
+        keep_alive: whether the client asked to keep the connection open.
+        expect_continue: the client sent ``Expect: 100-continue`` and waits for it.
+        upgrade: the ``Upgrade`` header when the client asked for a protocol switch.
+        status: the response status once the response has started, else 0.
+        bytes_sent: response body bytes written so far.
+        disconnected: the client went away.
+    """
+
+    __slots__ = (
+        "_body_complete",
+        "_body_error",
+        "_buffered",
+        "_chunks",
+        "_conn",
+        "_continue_sent",
+        "_ended",
+        "_framing",
+        "_pending_head",
+        "_remaining",
+        "_state",
+        "_waiter",
+        "body_received",
+        "bytes_sent",
+        "client",
+        "disconnected",
+        "expect_continue",
+        "headers",
+        "http_version",
+        "keep_alive",
+        "method",
+        "path",
+        "query",
+        "response_keep_alive",
+        "scheme",
+        "server",
+        "status",
+        "target",
+        "upgrade",
+    )
+
+    def __init__(
+        self,
+        conn: Connection,
+        state: ServerState,
+        method: str,
+        target: bytes,
+        path: bytes,
+        query: bytes,
+        http_version: str,
+        headers: list[tuple[bytes, bytes]],
+        *,
+        client: tuple[str, int] | None = None,
+        server: tuple[str, int] | None = None,
+        scheme: str = "http",
+        keep_alive: bool = True,
+        expect_continue: bool = False,
+        upgrade: bytes | None = None,
+        has_body: bool = True,
+    ) -> None:
+        self._conn = conn
+        self._state = state
+        self.method = method
+        self.target = target
+        self.path = path
+        self.query = query
+        self.http_version = http_version
+        self.headers = headers
+        self.client = client
+        self.server = server
+        self.scheme = scheme
+        self.keep_alive = keep_alive
+        self.expect_continue = expect_continue
+        self.upgrade = upgrade
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self.body_received = 0
+        self._body_complete = not has_body
+        self._body_error: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._continue_sent = False
+        self.status = 0
+        self.bytes_sent = 0
+        self.response_keep_alive = False
+        self.disconnected = False
+        self._framing = Framing.NONE
+        self._pending_head = b""
+        self._remaining = 0
+        self._ended = False
+
+    def __repr__(self) -> str:
+        return f"<Exchange {self.method} {self.target!r} status={self.status}>"
+
+    # -- the request body, fed by the connection ------------------------------------
+
+    @property
+    def body_complete(self) -> bool:
+        """The whole request body has arrived (it may still be buffered here)."""
+        return self._body_complete
+
+    @property
+    def buffered(self) -> int:
+        """Request body bytes received but not yet read by the application."""
+        return self._buffered
+
+    def feed_body(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._buffered += len(data)
+        self.body_received += len(data)
+        self._wake()
+
+    def end_body(self) -> None:
+        self._body_complete = True
+        self._wake()
+
+    def fail_body(self, exc: BaseException) -> None:
+        """Make every later read raise ``exc`` (a protocol error or a disconnect)."""
+        if self._body_error is None and not self._body_complete:
+            self._body_error = exc
+        self._wake()
+
+    @property
+    def body_error(self) -> BaseException | None:
+        return self._body_error
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- the request body, read by the application ----------------------------------
+
+    async def receive(self) -> bytes:
+        """Return the next piece of the request body, or ``b""`` once it is complete.
+
+        Raises:
+            ProtocolError: the body broke a limit or the framing (413, 408, 400).
+            ClientDisconnected: the client went away before the body was complete.
+        """
+        while True:
+            if self._chunks:
+                data = self._chunks.popleft()
+                self._buffered -= len(data)
+                self._conn.body_consumed(self)
+                return data
+            if self._body_complete:
+                return b""
+            if self._body_error is not None:
+                raise self._body_error
+            if self.expect_continue and not self._continue_sent:
+                self._continue_sent = True
+                if not self.status:
+                    self._conn.send_continue(self)
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    async def body(self) -> bytes:
+        """Read and return the whole request body (at most ``max_body_bytes``)."""
+        if self._body_complete and len(self._chunks) <= 1:
+            return await self.receive()
+        parts = []
+        while data := await self.receive():
+            parts.append(data)
+        return b"".join(parts)
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """Yield the request body piece by piece as it arrives."""
+        while data := await self.receive():
+            yield data
+
+    # -- the response ----------------------------------------------------------------
+
+    @property
+    def response_started(self) -> bool:
+        return self.status != 0
+
+    @property
+    def response_ended(self) -> bool:
+        return self._ended
+
+    @property
+    def framing(self) -> Framing:
+        return self._framing
+
+    def respond(self, status: int, headers: HeaderList = (), body: bytes = b"") -> None:
+        """Send a whole response in one write.
+
+        A ``Content-Length`` header is added unless the status forbids a body; one
+        supplied by the application must match ``len(body)`` (except for HEAD).
+
+        Raises:
+            RuntimeError: a response was already started.
+            ValueError: a header is invalid, or Content-Length disagrees with the body.
+        """
+        if self.status:
+            raise RuntimeError("the response was already started")
+        head = self._render_head(status, headers, len(body))
+        if self._framing is Framing.LENGTH and self.method != "HEAD" and body:
+            self._conn.write(head + body)
+            self.bytes_sent = len(body)
+        else:
+            self._conn.write(head)
+        self._ended = True
+
+    def start(self, status: int, headers: HeaderList = ()) -> None:
+        """Begin a streamed response; the head leaves with the first :meth:`write`.
+
+        With a ``Content-Length`` header the body must be exactly that long; without
+        one it is sent chunked (HTTP/1.1) or delimited by closing (HTTP/1.0).
+        """
+        if self.status:
+            raise RuntimeError("the response was already started")
+        self._pending_head = self._render_head(status, headers, None)
+
+    async def write(self, data: bytes) -> None:
+        """Send a piece of a streamed response, then wait while the client is slow.
+
+        ``write(b"")`` sends the head if it has not left yet.
+
+        Raises:
+            ClientDisconnected: the client went away.
+            RuntimeError: called before :meth:`start` or after :meth:`end`, or the
+                data would exceed the declared Content-Length or a bodiless status.
+        """
+        if not self.status:
+            raise RuntimeError("write() called before start()")
+        if self._ended:
+            raise RuntimeError("write() called after end()")
+        if self.disconnected:
+            raise ClientDisconnected()
+        framing = self._framing
+        if framing is Framing.LENGTH:
+            if len(data) > self._remaining:
+                raise RuntimeError("response body is longer than its Content-Length")
+            self._remaining -= len(data)
+        elif framing is Framing.NONE and data:
+            raise RuntimeError(f"a {self.status} response cannot have a body")
+        if self.method == "HEAD" or not data:
+            payload = b""
+        elif framing is Framing.CHUNKED:
+            payload = chunk(data)
+        else:
+            payload = data
+        if self._pending_head:
+            payload = self._pending_head + payload
+            self._pending_head = b""
+        if payload:
+            self._conn.write(payload)
+            self.bytes_sent += len(data)
+        await self._conn.drain()
+
+    async def end(self) -> None:
+        """Finish a streamed response.
+
+        Raises:
+            RuntimeError: fewer bytes were written than the declared Content-Length
+                (the connection is then closed, as the response is incomplete).
+        """
+        if not self.status:
+            raise RuntimeError("end() called before start()")
+        if self._ended:
+            raise RuntimeError("end() called twice")
+        self._ended = True
+        if self._framing is Framing.LENGTH and self._remaining and self.method != "HEAD":
+            self.response_keep_alive = False
+            raise RuntimeError(
+                f"response body is {self._remaining} bytes shorter than its Content-Length"
+            )
+        tail = LAST_CHUNK if self._framing is Framing.CHUNKED and self.method != "HEAD" else b""
+        if self._pending_head or tail:
+            self._conn.write(self._pending_head + tail)
+            self._pending_head = b""
+        await self._conn.drain()
+
+    def _render_head(self, status: int, headers: HeaderList, body_length: int | None) -> bytes:
+        """Serialize the status line and headers; decide framing and keep-alive.
+
+        ``body_length`` is the length of a one-piece body, or None for a stream.
+        """
+        parts = [status_line(status)]
+        # A whole response sent before the request body arrived ends the connection:
+        # the rest of the body may never come (a client waiting for 100 Continue).
+        keep_alive = self._conn.may_keep_alive(self) and (
+            body_length is None or self._body_complete
+        )
+        declared: int | None = None
+        own_date = own_server = False
+        for name, value in headers:
+            check_header(name, value)
+            lname = name.lower()
+            if lname == b"content-length":
+                if not value.isdigit():
+                    raise ValueError(f"invalid Content-Length {value!r}")
+                declared = int(value)
+                continue
+            if lname == b"transfer-encoding":
+                continue  # the server chooses the framing
+            if lname == b"connection" and status != 101:
+                if b"close" in value.lower():
+                    keep_alive = False
+                continue
+            if lname == b"date":
+                own_date = True
+            elif lname == b"server":
+                own_server = True
+            parts.append(name + b": " + value + b"\r\n")
+
+        if has_no_body(status):
+            framing = Framing.NONE
+            if status == 304 and declared is not None:
+                parts.append(b"content-length: %d\r\n" % declared)
+        elif body_length is not None:
+            if declared is not None and declared != body_length and self.method != "HEAD":
+                raise ValueError(
+                    f"Content-Length {declared} does not match the body length {body_length}"
+                )
+            framing = Framing.LENGTH
+            parts.append(
+                b"content-length: %d\r\n" % (body_length if declared is None else declared)
+            )
+        elif declared is not None:
+            framing = Framing.LENGTH
+            self._remaining = declared
+            parts.append(b"content-length: %d\r\n" % declared)
+        elif self.http_version == "1.1":
+            framing = Framing.CHUNKED
+            parts.append(b"transfer-encoding: chunked\r\n")
+        else:
+            framing = Framing.CLOSE
+            keep_alive = False
+
+        if not keep_alive:
+            parts.append(b"connection: close\r\n")
+        elif self.http_version == "1.0":
+            parts.append(b"connection: keep-alive\r\n")
+        state = self._state
+        if not own_date:
+            parts.append(state.date.line)
+        if not own_server:
+            parts.append(state.server_line)
+        parts.append(b"\r\n")
+        self.status = status
+        self._framing = framing
+        self.response_keep_alive = keep_alive
+        return b"".join(parts)

@@ -1,0 +1,567 @@
+"""HTTPProtocol: one HTTP/1.1 connection, from bytes in to responses out.
+
+HOT PATH: ``data_received`` and the parser callbacks run for every request. Keep them
+free of logging, of per-request allocations beyond the Exchange, and of Python-level
+loops over the data (llhttp does the scanning).
+
+Theory of operation
+-------------------
+* The parser (llhttp) calls ``on_*`` as bytes arrive. A complete head becomes an
+  :class:`Exchange`; body bytes are fed into the exchange being received.
+* Exchanges are handled one at a time, in arrival order. The one being handled is
+  ``_current``; pipelined ones wait in ``_pipeline`` (bounded: reading pauses at
+  ``max_pipeline_depth``), so responses leave in request order.
+* Anything wrong in the input — a parse error, a broken limit, a timeout — poisons the
+  connection: reading stops, the requests received before it are still answered, then
+  the error response (if any) is sent and the connection closes.
+* Reading pauses while the body being received is buffered above the high-water mark
+  or the pipeline is full; it resumes as the application catches up.
+* Timers: the head must arrive within ``header_timeout_s`` of its first byte (or of
+  the connection); a body may not stall for ``body_timeout_s``; an idle keep-alive
+  connection closes after ``keep_alive_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from http import HTTPStatus
+from typing import cast
+
+from typhoon.http.app_api import Application
+from typhoon.http.errors import ClientDisconnected, ProtocolError
+from typhoon.http.exchange import Exchange
+from typhoon.http.parser import (
+    HttpParserError,
+    HttpParserUpgrade,
+    RequestParser,
+    check_framing,
+    check_host,
+    parse_url,
+    protocol_error_from,
+)
+from typhoon.http.state import ServerState, access_logger
+from typhoon.http.writer import CONTINUE_RESPONSE, error_response
+from typhoon.net.clock import Clock, TimerHandle
+
+logger = logging.getLogger("typhoon.error")
+
+_INTERNAL_ERROR_BODY = b"500 Internal Server Error\n"
+_INTERNAL_ERROR_HEADERS = ((b"content-type", b"text/plain; charset=utf-8"),)
+
+
+class _Stop:
+    """A pipeline entry: stop here, sending ``error`` first when there is one."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: ProtocolError | None) -> None:
+        self.error = error
+
+
+class HTTPProtocol(asyncio.Protocol):
+    """Serves HTTP/1.0 and 1.1 on one connection.
+
+    Args:
+        app: the application to call for each request.
+        state: what the server's connections share (config, Date header, drain set).
+        clock: schedules the timeouts; the running loop when None. Tests pass a
+            ``typhoon.testing.FakeClock``.
+    """
+
+    def __init__(self, app: Application, state: ServerState, clock: Clock | None = None) -> None:
+        self._app = app
+        self.state = state
+        self._config = state.config
+        self._limits = state.config.limits
+        self._clock_arg = clock
+        self._clock: Clock = cast(Clock, None)
+        self._loop: asyncio.AbstractEventLoop = cast(asyncio.AbstractEventLoop, None)
+        self._transport: asyncio.Transport = cast(asyncio.Transport, None)
+        self._parser = RequestParser(self)
+        self._client: tuple[str, int] | None = None
+        self._server: tuple[str, int] | None = None
+
+        # parsing
+        self._in_message = False
+        self._in_head = False
+        self._head_guard = 0
+        self._head_bytes = 0
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._hosts: list[bytes] = []
+        self._content_length: int | None = None
+        self._transfer_encoding: bytes | None = None
+        self._expect: bytes | None = None
+        self._upgrade: bytes | None = None
+        self._receiving: Exchange | None = None
+        self._last_body_at = 0.0
+
+        # handling
+        self._current: Exchange | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._pipeline: deque[Exchange | _Stop] = deque()
+
+        # connection
+        self._read_stopped = False
+        self._reading_paused = False
+        self._writing_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._draining = False
+        self._eof = False
+        self._closed = False
+        self._read_timer: TimerHandle | None = None
+        self._idle_timer: TimerHandle | None = None
+
+    # -- asyncio callbacks -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        self._loop = asyncio.get_running_loop()
+        self._clock = self._clock_arg or self._loop
+        self._client = _address(transport.get_extra_info("peername"))
+        self._server = _address(transport.get_extra_info("sockname"))
+        self.state.connections.add(self)
+        self._read_timer = self._clock.call_later(
+            self._limits.header_timeout_s, self._on_header_timeout
+        )
+
+    def data_received(self, data: bytes) -> None:
+        if self._read_stopped:
+            return
+        if self._in_head:
+            self._head_guard += len(data)
+        try:
+            self._parser.feed_data(data)
+        except HttpParserUpgrade:
+            # The request asking for a protocol switch has been queued. Until an
+            # upgrade is wired to it, the connection ends after its response.
+            self._stop_reading()
+        except HttpParserError as exc:
+            self._fail(protocol_error_from(exc))
+            return
+        if self._in_head and self._head_guard > self._limits.max_head_bytes:
+            self._fail(
+                ProtocolError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large")
+            )
+
+    def eof_received(self) -> bool | None:
+        self._eof = True
+        if self._current is None and not self._pipeline:
+            return None  # nothing in flight: let the transport close
+        self._stop_reading()
+        return True  # half-close: answer what was received, then close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self.state.connections.discard(self)
+        self._cancel_timers()
+        gone = ClientDisconnected()
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_exception(gone)
+        self._drain_waiters.clear()
+        exchanges = [item for item in self._pipeline if isinstance(item, Exchange)]
+        for exchange in (self._current, self._receiving, *exchanges):
+            if exchange is not None:
+                exchange.disconnected = True
+                exchange.fail_body(gone)
+        self._pipeline.clear()
+        task = self._task
+        if task is not None and not task.done() and self._config.cancel_on_disconnect:
+            task.cancel()
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- parser callbacks (llhttp) -----------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._in_message = True
+        self._in_head = True
+        self._head_guard = 0
+        self._head_bytes = 0
+        self._url = b""
+        self._headers = []
+        self._hosts = []
+        self._content_length = None
+        self._transfer_encoding = None
+        self._expect = None
+        self._upgrade = None
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if self._read_timer is None:
+            self._read_timer = self._clock.call_later(
+                self._limits.header_timeout_s, self._on_header_timeout
+            )
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self._limits.max_head_bytes:
+            raise ProtocolError(HTTPStatus.REQUEST_URI_TOO_LONG, "request target too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        limits = self._limits
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes + len(self._url) > limits.max_head_bytes:
+            raise ProtocolError(
+                HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large"
+            )
+        if len(self._headers) >= limits.max_header_count:
+            raise ProtocolError(
+                HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many header fields"
+            )
+        name = name.lower()
+        self._headers.append((name, value))
+        if name == b"host":
+            self._hosts.append(value)
+        elif name == b"content-length":
+            self._content_length = int(value)  # llhttp has checked the digits
+        elif name == b"transfer-encoding":
+            self._transfer_encoding = value
+        elif name == b"expect":
+            self._expect = value
+        elif name == b"upgrade":
+            self._upgrade = value
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+        parser = self._parser
+        limits = self._limits
+        version = parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            raise ProtocolError(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, "HTTP version not supported")
+        method = parser.get_method().decode("ascii")
+        if method == "CONNECT":
+            raise ProtocolError(HTTPStatus.METHOD_NOT_ALLOWED, "CONNECT is not supported")
+        check_host(self._hosts, version)
+        check_framing(self._transfer_encoding, version)
+        target = self._url
+        path, query = _split_target(target)
+
+        length = self._content_length
+        if length is not None and length > limits.max_body_bytes:
+            raise ProtocolError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large")
+        expect_continue = False
+        if self._expect is not None and version == "1.1":
+            if self._expect.lower() != b"100-continue":
+                raise ProtocolError(HTTPStatus.EXPECTATION_FAILED, "unsupported expectation")
+            expect_continue = True
+        has_body = bool(length) or self._transfer_encoding is not None
+
+        exchange = Exchange(
+            self,
+            self.state,
+            method,
+            target,
+            path,
+            query,
+            version,
+            self._headers,
+            client=self._client,
+            server=self._server,
+            keep_alive=parser.should_keep_alive(),
+            expect_continue=expect_continue and has_body,
+            upgrade=self._upgrade,
+            has_body=has_body,
+        )
+        if has_body:
+            self._receiving = exchange
+            if not exchange.expect_continue:
+                self._arm_body_timer()
+        if self._current is None and not self._pipeline:
+            self._begin(exchange)
+        else:
+            self._pipeline.append(exchange)
+            self._update_reading()
+
+    def on_body(self, body: bytes) -> None:
+        exchange = self._receiving
+        assert exchange is not None, "llhttp reported a body outside a message"
+        if exchange.body_received + len(body) > self._limits.max_body_bytes:
+            raise ProtocolError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large")
+        exchange.feed_body(body)
+        self._last_body_at = self._clock.time()
+        if exchange.buffered >= self._limits.read_high_water_bytes and not self._reading_paused:
+            self._update_reading()
+
+    def on_message_complete(self) -> None:
+        self._in_message = False
+        exchange = self._receiving
+        if exchange is not None:
+            self._receiving = None
+            exchange.end_body()
+            if self._read_timer is not None:
+                self._read_timer.cancel()
+                self._read_timer = None
+
+    # -- handling ----------------------------------------------------------------------
+
+    def _begin(self, exchange: Exchange) -> None:
+        self._current = exchange
+        self._task = self._loop.create_task(self._handle(exchange))
+
+    async def _handle(self, exchange: Exchange) -> None:
+        """Run the application on one exchange; the per-request error boundary."""
+        try:
+            await self._app.handle(exchange)
+            if not exchange.response_started:
+                logger.error(
+                    "%s %s: the application returned without a response",
+                    exchange.method,
+                    exchange.target.decode("latin-1"),
+                )
+                self._internal_error(exchange)
+            elif not exchange.response_ended:
+                await exchange.end()
+        except asyncio.CancelledError:
+            error = exchange.body_error
+            if isinstance(error, ProtocolError) and not exchange.response_started:
+                self._write_error(error)
+            # Otherwise the client went away, or the server is aborting.
+        except ProtocolError as exc:
+            if not exchange.response_started:
+                self._write_error(exc)
+            else:
+                self._abort()
+        except ClientDisconnected:
+            pass
+        except Exception:
+            logger.exception(
+                "exception in the application while handling %s %s",
+                exchange.method,
+                exchange.target.decode("latin-1"),
+            )
+            if not exchange.response_started and not self._closed:
+                self._internal_error(exchange)
+            else:
+                self._abort()
+        if self._writing_paused and not self._closed:
+            try:
+                await self.drain()
+            except ClientDisconnected:
+                pass
+        self._finish(exchange)
+
+    def _internal_error(self, exchange: Exchange) -> None:
+        exchange.respond(500, _INTERNAL_ERROR_HEADERS, _INTERNAL_ERROR_BODY)
+
+    def _finish(self, exchange: Exchange) -> None:
+        """The handler of ``exchange`` has returned: log, then move on or close."""
+        self._current = None
+        self._task = None
+        if self.state.access_log and exchange.status:
+            _log_access(exchange)
+        if self._closed:
+            return
+        if not exchange.response_keep_alive or not exchange.body_complete:
+            self._transport.close()
+            return
+        self._next()
+
+    def _next(self) -> None:
+        """Start the next pipelined exchange, act on a stop, or wait for input."""
+        if self._pipeline:
+            item = self._pipeline.popleft()
+            self._update_reading()
+            if isinstance(item, _Stop):
+                self._close_with(item.error)
+            elif isinstance(item.body_error, ProtocolError):
+                self._close_with(item.body_error)
+            else:
+                self._begin(item)
+            return
+        if self._read_stopped or self._draining:
+            self._transport.close()
+        elif not self._in_message:
+            self._idle_timer = self._clock.call_later(
+                self._limits.keep_alive_timeout_s, self._on_idle_timeout
+            )
+
+    # -- failing, stopping, closing ----------------------------------------------------
+
+    def _fail(self, error: ProtocolError | None) -> None:
+        """Stop reading because of bad input or a timeout; answer ``error`` in turn."""
+        receiving = self._receiving
+        self._stop_reading()
+        if receiving is not None and error is not None:
+            receiving.fail_body(error)
+            if receiving is self._current and not receiving.response_started:
+                assert self._task is not None
+                self._task.cancel()  # answer the error now; the handler cannot succeed
+        elif self._current is None and not self._pipeline:
+            self._close_with(error)
+        else:
+            self._pipeline.append(_Stop(error))
+
+    def _stop_reading(self) -> None:
+        self._read_stopped = True
+        self._receiving = None
+        self._in_head = False
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+        self._update_reading()
+
+    def _close_with(self, error: ProtocolError | None) -> None:
+        if error is not None:
+            self._write_error(error)
+        self._transport.close()
+
+    def _write_error(self, error: ProtocolError) -> None:
+        self._read_stopped = True
+        self.write(
+            error_response(error.status, error.reason, self.state.date.line, self.state.server_line)
+        )
+        self._transport.close()
+
+    def _abort(self) -> None:
+        if not self._closed:
+            self._transport.abort()
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._read_timer, self._idle_timer):
+            if timer is not None:
+                timer.cancel()
+        self._read_timer = self._idle_timer = None
+
+    # -- timers ------------------------------------------------------------------------
+
+    def _on_header_timeout(self) -> None:
+        self._read_timer = None
+        self._fail(None)  # slowloris: close without a word, after what is in flight
+
+    def _arm_body_timer(self) -> None:
+        self._last_body_at = self._clock.time()
+        if self._read_timer is None:
+            self._read_timer = self._clock.call_later(
+                self._limits.body_timeout_s, self._on_body_timeout
+            )
+
+    def _on_body_timeout(self) -> None:
+        self._read_timer = None
+        if self._receiving is None:
+            return
+        timeout = self._limits.body_timeout_s
+        idle = self._clock.time() - self._last_body_at
+        if idle < timeout or self._reading_paused:
+            # Data came in since the timer was set, or the application is the slow one.
+            delay = timeout if self._reading_paused else timeout - idle
+            self._read_timer = self._clock.call_later(delay, self._on_body_timeout)
+            return
+        self._fail(ProtocolError(HTTPStatus.REQUEST_TIMEOUT, "request body not received in time"))
+
+    def _on_idle_timeout(self) -> None:
+        self._idle_timer = None
+        if self._current is None and not self._in_message:
+            self._transport.close()
+
+    # -- flow control --------------------------------------------------------------------
+
+    def _update_reading(self) -> None:
+        receiving = self._receiving
+        pause = (
+            self._read_stopped
+            or len(self._pipeline) >= self._limits.max_pipeline_depth
+            or (receiving is not None and receiving.buffered >= self._limits.read_high_water_bytes)
+        )
+        if pause == self._reading_paused or self._closed or self._transport.is_closing():
+            return
+        self._reading_paused = pause
+        if pause:
+            self._transport.pause_reading()
+        else:
+            self._transport.resume_reading()
+
+    # -- the Connection interface used by Exchange ---------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if not self._closed:
+            self._transport.write(data)
+
+    async def drain(self) -> None:
+        if self._closed:
+            raise ClientDisconnected()
+        if not self._writing_paused:
+            return
+        waiter = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+
+    def body_consumed(self, exchange: Exchange) -> None:
+        if self._reading_paused and exchange is self._receiving:
+            self._update_reading()
+
+    def send_continue(self, exchange: Exchange) -> None:
+        if exchange is self._receiving and not self._read_stopped:
+            self.write(CONTINUE_RESPONSE)
+            self._arm_body_timer()
+
+    def may_keep_alive(self, exchange: Exchange) -> bool:
+        return exchange.keep_alive and not self._draining and not self._read_stopped
+
+    # -- the Drainable interface used by the server ---------------------------------------
+
+    def shutdown(self) -> None:
+        """Finish the request in hand (if any), then close."""
+        self._draining = True
+        if self._current is None and not self._in_message and not self._closed:
+            self._transport.close()
+
+    def abort(self) -> None:
+        """Close now."""
+        if self._task is not None:
+            self._task.cancel()
+        self._abort()
+
+
+def _split_target(target: bytes) -> tuple[bytes, bytes]:
+    """Split a request target into (path, query); absolute form is reduced to its path."""
+    if target[:1] == b"/":
+        path, _, query = target.partition(b"?")
+        return path, query
+    if target == b"*":
+        return target, b""
+    try:
+        url = parse_url(target)
+    except HttpParserError:
+        raise ProtocolError(HTTPStatus.BAD_REQUEST, "invalid request target") from None
+    if url.schema is None or url.schema.lower() not in (b"http", b"https") or url.host is None:
+        raise ProtocolError(HTTPStatus.BAD_REQUEST, "invalid request target")
+    return url.path or b"/", url.query or b""
+
+
+def _address(info: object) -> tuple[str, int] | None:
+    if isinstance(info, tuple) and len(info) >= 2:
+        return str(info[0]), int(info[1])
+    return None
+
+
+def _log_access(exchange: Exchange) -> None:
+    client = exchange.client[0] if exchange.client else "-"
+    headers = dict(exchange.headers)
+    access_logger.info(
+        '%s - - [%s] "%s %s HTTP/%s" %d %d "%s" "%s"',
+        client,
+        time.strftime("%d/%b/%Y:%H:%M:%S %z"),
+        exchange.method,
+        exchange.target.decode("latin-1"),
+        exchange.http_version,
+        exchange.status,
+        exchange.bytes_sent,
+        headers.get(b"referer", b"-").decode("latin-1"),
+        headers.get(b"user-agent", b"-").decode("latin-1"),
+    )

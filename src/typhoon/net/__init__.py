@@ -1,0 +1,23 @@
+"""The engine: asyncio (uvloop when available) plumbing that knows bytes, never HTTP.
+
+This package grows into typhoon's Twisted-style engine (endpoints, framing, timers,
+reconnecting clients, processes). Today it holds what the HTTP server stands on:
+choosing the loop, listening, tracking connections and draining them gracefully.
+"""
+
+from __future__ import annotations
+
+from typhoon.net.clock import Clock, TimerHandle
+from typhoon.net.loop import new_event_loop, run, uvloop_available
+from typhoon.net.server import Drainable, Server, run_until_signalled
+
+__all__ = [
+    "Clock",
+    "Drainable",
+    "Server",
+    "TimerHandle",
+    "new_event_loop",
+    "run",
+    "run_until_signalled",
+    "uvloop_available",
+]
