@@ -32,7 +32,7 @@ def load_app(spec: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
+        if exc.name and (module_name + ".").startswith(exc.name + "."):
             raise ValueError(f"cannot import module {module_name!r}: {exc}") from exc
         raise
     obj: Any = module
@@ -84,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-access-log", action="store_true", help="do not log each request")
     run.add_argument(
-        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="how much typhoon logs",
     )
     run.add_argument("--server-header", default="typhoon", help="value of the Server header")
     run.add_argument("--no-server-header", action="store_true", help="omit the Server header")
@@ -110,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
             type=kind,
             default=getattr(_LIMIT_DEFAULTS, name),
             metavar="N",
+            help=f"HTTPLimits.{name}",
         )
     return parser
 

@@ -1,0 +1,362 @@
+"""``typhoon run`` and ``App.run()`` as real processes, plus ``load_app``'s messages.
+
+Servers listen on 127.0.0.1 and a free port (or a Unix socket in a short temporary
+directory); every process is killed at the end of its test whatever happened.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from typhoon import App
+from typhoon.cli.main import load_app
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 10.0
+IO_TIMEOUT_S = 5.0
+TYPHOON = [sys.executable, "-m", "typhoon"]
+
+
+@dataclass
+class Served:
+    """A server subprocess and where it listens."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+    port: int | None = None
+    uds: Path | None = None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def client(self) -> httpx.Client:
+        if self.uds is not None:
+            return httpx.Client(
+                base_url="http://localhost",
+                transport=httpx.HTTPTransport(uds=str(self.uds)),
+                trust_env=False,
+                timeout=IO_TIMEOUT_S,
+            )
+        return httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}", trust_env=False, timeout=IO_TIMEOUT_S
+        )
+
+    def wait_serving(self) -> None:
+        """Poll until the server answers HTTP (so its signal handlers are installed)."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail(f"the server exited with {self.proc.returncode}:\n{self.output()}")
+            if self._answers():
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"no answer within {START_TIMEOUT_S} s:\n{self.output()}")
+            time.sleep(0.05)
+
+    def _answers(self) -> bool:
+        """Whether a GET / gets an HTTP response (raw socket: httpcore leaks a socket when
+        a Unix connect fails)."""
+        family = socket.AF_UNIX if self.uds is not None else socket.AF_INET
+        address = str(self.uds) if self.uds is not None else ("127.0.0.1", self.port)
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(IO_TIMEOUT_S)
+            try:
+                sock.connect(address)
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                data = b""
+                while len(data) < 9 and (piece := sock.recv(9 - len(data))):
+                    data += piece
+                return data == b"HTTP/1.1 "
+            except OSError:
+                return False
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit status (failing if it takes more than a few seconds)."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(IO_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"no exit within {IO_TIMEOUT_S} s of SIGTERM:\n{self.output()}")
+
+
+Start = Callable[..., Served]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory whose paths fit in AF_UNIX's 108 bytes (tmp_path's may not)."""
+    directory = Path(tempfile.mkdtemp(prefix="typhoon-cli-", dir="/tmp"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Start]:
+    """Start a server command (from the repository root) and wait until it answers.
+
+    ``start(*args, uds=None)`` runs ``python -m typhoon run ARGS --port P`` (or
+    ``--uds PATH``); ``start(*args, argv=[...])`` runs ``argv`` as given, with ``port``.
+    """
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def run(
+        *args: str, uds: Path | None = None, argv: list[str] | None = None, port: int = 0
+    ) -> Served:
+        log = tmp_path / f"server-{len(processes)}.log"
+        port = port or free_port()
+        if argv is None:
+            where = ["--uds", str(uds)] if uds is not None else ["--port", str(port)]
+            argv = [*TYPHOON, "run", *args, *where]
+        with log.open("wb") as sink:
+            proc = subprocess.Popen(
+                argv, cwd=REPO, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT
+            )
+        processes.append(proc)
+        served = Served(proc, log, port=None if uds is not None else port, uds=uds)
+        served.wait_serving()
+        return served
+
+    try:
+        yield run
+    finally:
+        for proc in processes:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+
+
+def typhoon(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run a ``typhoon`` command that is expected to exit by itself."""
+    return subprocess.run(
+        [*TYPHOON, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+# -- serving -----------------------------------------------------------------------------
+
+
+def test_run_hello_app_serves_text_and_json(start: Start) -> None:
+    served = start("examples.hello:app", "--no-access-log")
+    with served.client() as client:
+        home = client.get("/")
+        data = client.get("/json")
+    assert (home.status_code, home.text) == (200, "Hello, world!")
+    assert home.headers["content-type"] == "text/html; charset=utf-8"
+    assert data.status_code == 200
+    assert data.headers["content-type"] == "application/json"
+    assert data.json() == {"message": "Hello, world!"}
+    assert served.stop() == 0
+    assert f"typhoon serving on http://127.0.0.1:{served.port}/" in served.output()
+
+
+def test_run_spec_without_attr_defaults_to_app(start: Start) -> None:
+    served = start("examples.hello", "--no-access-log")
+    with served.client() as client:
+        assert client.get("/").text == "Hello, world!"
+    assert served.stop() == 0
+
+
+def test_run_uds_serves_over_unix_socket(start: Start, short_dir: Path) -> None:
+    path = short_dir / "hello.sock"
+    served = start("examples.hello:app", "--no-access-log", uds=path)
+    assert path.is_socket()
+    with served.client() as client:
+        response = client.get("/json")
+    assert response.json() == {"message": "Hello, world!"}
+    assert served.stop() == 0
+    assert f"typhoon serving on unix:{path}" in served.output()
+
+
+def test_run_access_log_line_on_stderr_in_combined_format(start: Start) -> None:
+    served = start("examples.hello:app")
+    with served.client() as client:
+        assert client.get("/", headers={"user-agent": "e2e-agent/1.0"}).status_code == 200
+    assert served.stop() == 0
+    line = (
+        r"^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "
+        r'"GET / HTTP/1\.1" 200 13 "-" "e2e-agent/1\.0"$'
+    )
+    assert re.search(line, served.output(), re.MULTILINE), served.output()
+
+
+def test_run_no_access_log_flag_omits_access_line(start: Start) -> None:
+    served = start("examples.hello:app", "--no-access-log")
+    with served.client() as client:
+        assert client.get("/").status_code == 200
+    assert served.stop() == 0
+    assert '"GET / HTTP/1.1"' not in served.output()
+    assert "typhoon serving on" in served.output()  # the other logs are still there
+
+
+def test_run_default_server_header_is_typhoon(start: Start) -> None:
+    served = start("examples.hello:app", "--no-access-log")
+    with served.client() as client:
+        assert client.get("/").headers.get_list("server") == ["typhoon"]
+
+
+def test_run_no_server_header_flag_omits_server(start: Start) -> None:
+    served = start("examples.hello:app", "--no-access-log", "--no-server-header")
+    with served.client() as client:
+        response = client.get("/")
+    assert response.status_code == 200
+    assert "server" not in response.headers
+
+
+def test_run_server_header_flag_sets_value(start: Start) -> None:
+    served = start("examples.hello:app", "--no-access-log", "--server-header", "X")
+    with served.client() as client:
+        assert client.get("/").headers.get_list("server") == ["X"]
+
+
+def test_app_run_in_script_serves_and_drains_on_sigterm(start: Start, tmp_path: Path) -> None:
+    script = tmp_path / "tiny.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+
+            from typhoon import App, HTTPConfig
+
+            app = App()
+
+
+            @app.get("/")
+            async def home(request):
+                return "served by app.run"
+
+
+            @app.on_shutdown
+            async def bye():
+                print("tiny: shutdown", file=sys.stderr, flush=True)
+
+
+            raise SystemExit(app.run(port=int(sys.argv[1]), config=HTTPConfig(access_log=False)))
+            """
+        )
+    )
+    port = free_port()
+    served = start(argv=[sys.executable, str(script), str(port)], port=port)
+    with served.client() as client:
+        response = client.get("/")
+    assert (response.status_code, response.text) == (200, "served by app.run")
+    assert served.stop() == 0
+    assert "tiny: shutdown" in served.output()
+
+
+# -- refusing to start -------------------------------------------------------------------
+
+
+def test_run_help_lists_every_flag_with_its_default() -> None:
+    done = typhoon("run", "--help")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    flags = sorted(set(re.findall(r"\[(--[a-z][a-z-]*)", text)))
+    assert "--graceful-timeout" in flags, flags
+    assert "--max-body-bytes" in flags, flags
+    # Each option's entry runs from its line to the next option's line.
+    entries = re.split(r"\n  (?=-)", text)
+    for flag in flags:
+        [entry] = [e for e in entries if re.match(rf"{flag}\b(?!-)", e)]
+        assert "(default: " in " ".join(entry.split()), f"{flag} shows no default:\n{entry}"
+    compact = " ".join(text.split())
+    assert re.search(r"--graceful-timeout S .*?\(default: 30(\.0)?\)", compact)
+    assert re.search(r"--max-body-bytes N .*?\(default: 16777216\)", compact)
+    assert re.search(r"--header-timeout-s N .*?\(default: 10(\.0)?\)", compact)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("nosuchmodule:app", "cannot import module 'nosuchmodule'"),
+        ("examples.hello:nope", "module 'examples.hello' has no attribute 'nope'"),
+        ("examples.hello:hello", "'examples.hello:hello' is not a typhoon application"),
+        (":app", "app must look like 'module:attr', got ':app'"),
+    ],
+)
+def test_run_bad_app_spec_exits_2_naming_problem(spec: str, message: str) -> None:
+    done = typhoon("run", spec, "--port", str(free_port()))
+    assert done.returncode == 2, done.stderr
+    assert f"typhoon run: error: {message}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--max-body-bytes", "0"], "--max-body-bytes: must be a positive integer, got 0"),
+        (["--header-timeout-s", "0"], "--header-timeout-s: must be positive, got 0"),
+        (["--graceful-timeout", "-1"], "graceful_timeout_s must be >= 0, got -1.0"),
+        (["--port", "70000"], "--port must be between 0 and 65535, got 70000"),
+        (["--server-header", "caf\u00e9"], "server_header must be printable ASCII"),
+    ],
+)
+def test_run_bad_setting_exits_2_naming_setting(flags: list[str], message: str) -> None:
+    done = typhoon("run", "examples.hello:app", *flags)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# -- load_app ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run load_app from the repository root, restoring sys.path afterwards."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+
+@pytest.mark.usefixtures("in_repo")
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("nosuchmodule:app", "cannot import module 'nosuchmodule': No module named 'nosuchmodule'"),
+        ("nosuchmodule.sub:app", "cannot import module 'nosuchmodule.sub'"),
+        ("examples.hello:nope", "module 'examples.hello' has no attribute 'nope'"),
+        ("examples.hello:app.nope", "module 'examples.hello' has no attribute 'app.nope'"),
+        ("examples.hello:hello", "'examples.hello:hello' is not a typhoon application"),
+        ("", "app must look like 'module:attr', got ''"),
+        (":app", "app must look like 'module:attr', got ':app'"),
+    ],
+)
+def test_load_app_bad_spec_raises_value_error_naming_problem(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        load_app(spec)
+
+
+@pytest.mark.usefixtures("in_repo")
+@pytest.mark.parametrize("spec", ["examples.hello:app", "examples.hello"])
+def test_load_app_good_spec_returns_the_app(spec: str) -> None:
+    import examples.hello
+
+    assert load_app(spec) is examples.hello.app
+    assert isinstance(examples.hello.app, App)
