@@ -140,9 +140,7 @@ class _Recorder:
 _token = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12).filter(
     lambda s: s.lower() not in {"content-length", "transfer-encoding", "connection", "upgrade"}
 )
-_value = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 ,;=/", max_size=30).map(
-    str.strip
-)
+_value = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 ,;=/", max_size=30).map(str.strip)
 
 
 @settings(max_examples=200, deadline=None)

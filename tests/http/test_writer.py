@@ -30,14 +30,23 @@ def test_status_line_invalid_status_raises_value_error(status: object) -> None:
         status_line(status)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("status", "expected"), [(100, True), (204, True), (304, True), (200, False)])
+@pytest.mark.parametrize(
+    ("status", "expected"), [(100, True), (204, True), (304, True), (200, False)]
+)
 def test_has_no_body(status: int, expected: bool) -> None:
     assert has_no_body(status) is expected
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [(b"x y", b"v"), (b"", b"v"), (b"x:", b"v"), (b"x", b"a\r\nb"), (b"x", b"a\nb"), (b"x", b"\x00")],
+    [
+        (b"x y", b"v"),
+        (b"", b"v"),
+        (b"x:", b"v"),
+        (b"x", b"a\r\nb"),
+        (b"x", b"a\nb"),
+        (b"x", b"\x00"),
+    ],
 )
 def test_check_header_refuses_what_would_split_the_response(name: bytes, value: bytes) -> None:
     with pytest.raises(ValueError, match="invalid response header"):

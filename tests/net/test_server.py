@@ -147,7 +147,7 @@ async def test_server_drain_waits_for_busy_connection_then_finishes() -> None:
     assert await asyncio.wait_for(idle_reader.read(), 5) == b""  # idle: closed at once
     await asyncio.sleep(0.05)
     assert not drain.done()
-    with pytest.raises(OSError):  # no longer accepting
+    with pytest.raises(ConnectionRefusedError):  # no longer accepting
         await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"done\n")
     assert await asyncio.wait_for(reader.read(), 5) == b"bye\n"

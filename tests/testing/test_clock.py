@@ -59,9 +59,11 @@ async def test_memory_transport_collects_writes_and_closes_softly() -> None:
     assert (transport.take(), transport.writes) == (b"abc", 2)
     transport.close()
     transport.close()
-    assert transport.is_closing() and not transport.closed
+    assert transport.is_closing()
+    assert not transport.closed
     await asyncio.sleep(0)
-    assert transport.closed and lost == [None]
+    assert transport.closed
+    assert lost == [None]
     with pytest.raises(RuntimeError, match="closed MemoryTransport"):
         transport.write(b"x")
 

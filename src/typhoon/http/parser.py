@@ -52,14 +52,17 @@ def check_host(values: list[bytes], http_version: str) -> None:
 def check_framing(transfer_encoding: bytes | None, http_version: str) -> None:
     """Refuse transfer codings that llhttp lets through.
 
-    llhttp has already made sure that a request's last coding is ``chunked``; typhoon
-    decodes no other coding (501, RFC 9112 §6.1), and Transfer-Encoding on an HTTP/1.0
-    request means the framing cannot be trusted (400, RFC 9112 §6.1).
+    A request whose last coding is not ``chunked`` has no reliable length (400, RFC 9112
+    §6.3; llhttp checks this only after the head, which is too late for this check);
+    typhoon decodes no other coding (501, RFC 9112 §6.1), and Transfer-Encoding on an
+    HTTP/1.0 request means the framing cannot be trusted (400, RFC 9112 §6.1).
     """
     if transfer_encoding is None:
         return
     if http_version == "1.0":
         raise bad_request("Transfer-Encoding on an HTTP/1.0 request")
+    if transfer_encoding.rpartition(b",")[2].strip().lower() != b"chunked":
+        raise bad_request("Transfer-Encoding does not end in chunked")
     if transfer_encoding.strip().lower() != b"chunked":
         raise ProtocolError(HTTPStatus.NOT_IMPLEMENTED, "unsupported transfer coding")
 

@@ -102,6 +102,7 @@ class HTTPProtocol(asyncio.Protocol):
         # handling
         self._current: Exchange | None = None
         self._task: asyncio.Task[None] | None = None
+        self._task_running = False
         self._pipeline: deque[Exchange | _Stop] = deque()
 
         # connection
@@ -142,7 +143,9 @@ class HTTPProtocol(asyncio.Protocol):
         except HttpParserError as exc:
             self._fail(protocol_error_from(exc))
             return
-        if self._in_head and self._head_guard > self._limits.max_head_bytes:
+        # The target is checked exactly as it arrives (414, in on_url); the guard covers
+        # the rest of the head, which llhttp buffers until a whole field has arrived.
+        if self._in_head and self._head_guard - len(self._url) > self._limits.max_head_bytes:
             self._fail(
                 ProtocolError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large")
             )
@@ -151,7 +154,10 @@ class HTTPProtocol(asyncio.Protocol):
         self._eof = True
         if self._current is None and not self._pipeline:
             return None  # nothing in flight: let the transport close
+        receiving = self._receiving
         self._stop_reading()
+        if receiving is not None:
+            receiving.fail_body(ClientDisconnected())  # the rest of its body cannot come
         return True  # half-close: answer what was received, then close
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -228,7 +234,9 @@ class HTTPProtocol(asyncio.Protocol):
         elif name == b"content-length":
             self._content_length = int(value)  # llhttp has checked the digits
         elif name == b"transfer-encoding":
-            self._transfer_encoding = value
+            # Several fields form one list of codings (RFC 9110 §5.3).
+            te = self._transfer_encoding
+            self._transfer_encoding = value if te is None else te + b", " + value
         elif name == b"expect":
             self._expect = value
         elif name == b"upgrade":
@@ -307,16 +315,22 @@ class HTTPProtocol(asyncio.Protocol):
             if self._read_timer is not None:
                 self._read_timer.cancel()
                 self._read_timer = None
+            if self._reading_paused:
+                self._update_reading()  # a complete body no longer holds reading back
 
     # -- handling ----------------------------------------------------------------------
 
     def _begin(self, exchange: Exchange) -> None:
         self._current = exchange
+        self._task_running = False
         self._task = self._loop.create_task(self._handle(exchange))
 
     async def _handle(self, exchange: Exchange) -> None:
         """Run the application on one exchange; the per-request error boundary."""
+        self._task_running = True
         try:
+            if isinstance(exchange.body_error, ProtocolError):
+                raise exchange.body_error  # the body broke before the handler could start
             await self._app.handle(exchange)
             if not exchange.response_started:
                 logger.error(
@@ -401,7 +415,11 @@ class HTTPProtocol(asyncio.Protocol):
             receiving.fail_body(error)
             if receiving is self._current and not receiving.response_started:
                 assert self._task is not None
-                self._task.cancel()  # answer the error now; the handler cannot succeed
+                # Answer the error now; the handler cannot succeed. A task cancelled
+                # before its first step would never run _handle, so one that has not
+                # started yet finds the error itself.
+                if self._task_running:
+                    self._task.cancel()
         elif self._current is None and not self._pipeline:
             self._close_with(error)
         else:
@@ -484,6 +502,7 @@ class HTTPProtocol(asyncio.Protocol):
         if pause:
             self._transport.pause_reading()
         else:
+            self._last_body_at = self._clock.time()  # a stall is counted from here
             self._transport.resume_reading()
 
     # -- the Connection interface used by Exchange ---------------------------------------
@@ -511,7 +530,12 @@ class HTTPProtocol(asyncio.Protocol):
             self._arm_body_timer()
 
     def may_keep_alive(self, exchange: Exchange) -> bool:
-        return exchange.keep_alive and not self._draining and not self._read_stopped
+        if not exchange.keep_alive or self._draining:
+            return False
+        # Once reading has stopped, stay open only to answer what is queued behind.
+        return not self._read_stopped or any(
+            isinstance(item, Exchange) or item.error is not None for item in self._pipeline
+        )
 
     # -- the Drainable interface used by the server ---------------------------------------
 
