@@ -32,7 +32,7 @@ def _web_app() -> App:
 
     @app.get("/q")
     async def query(request: Request) -> Text:
-        return Text(request.query.get("x", ["-"])[0])
+        return Text(request.query.get("x", "-"))
 
     @app.get("/peer")
     async def peer(request: Request) -> Text:

@@ -1,15 +1,28 @@
-"""App: routes, views and the bridge from the HTTP server to them.
+"""App: the routing table, the middleware chain, hooks and error handlers.
 
-This is the first cut of the web layer: exact-path routes, function views that return
-a value, 404/405, startup and shutdown hooks, ``app.run()``. Path parameters, handler
-classes, middleware and the rest of the web layer build on the same ``add_route``.
+A request goes through, outermost first::
+
+    middleware (app-wide) → before_request hooks → route → group middleware
+        → view or RequestHandler → after_request hooks (in reverse)
+
+An exception anywhere inside becomes a response through the error handlers (by
+exception class, then by status), so middleware always sees a response. What no
+handler claims is logged once and answered 500 (with a traceback page in debug mode).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import html
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar, cast
 
 from typhoon.http.exchange import Exchange
 from typhoon.http.limits import HTTPConfig
@@ -17,17 +30,189 @@ from typhoon.http.server import configure_logging
 from typhoon.http.server import run as run_server
 from typhoon.web.errors import HTTPError
 from typhoon.web.request import Request
-from typhoon.web.response import HTML, JSON, Response, Text
+from typhoon.web.response import HTML, JSON, Redirect, Response, Text
+from typhoon.web.routing import (
+    DEFAULT_CONVERTERS,
+    Converter,
+    MethodNotAllowed,
+    NotFound,
+    Route,
+    Router,
+    SlashRedirect,
+)
 
-View = Callable[[Request], Awaitable[Any]]
-V = TypeVar("V", bound=View)
+logger = logging.getLogger("typhoon.error")
+
+CallNext = Callable[[Request], Awaitable[Response]]
+Middleware = Callable[[Request, CallNext], Awaitable[Response]]
+BeforeHook = Callable[[Request], Awaitable[Any]]
+AfterHook = Callable[[Request, Response], Awaitable[Response | None]]
+ErrorHandler = Callable[[Request, Any], Awaitable[Any]]
 Hook = Callable[[], Awaitable[None]]
+Lifespan = Callable[["App"], AbstractAsyncContextManager[None]]
+F = TypeVar("F", bound=Callable[..., Any])
 
-KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+def is_handler_class(endpoint: object) -> bool:
+    """True for a RequestHandler subclass (anything with Tornado's handler protocol)."""
+    return isinstance(endpoint, type) and hasattr(endpoint, "implemented_methods")
 
 
-class App:
+class _Routes:
+    """What App and RouteGroup share: the decorators, all sugar over ``add_route``."""
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Any,
+        methods: Iterable[str] | None = None,
+        *,
+        name: str | None = None,
+        host: str | None = None,
+        **kwargs: Any,
+    ) -> Route:
+        raise NotImplementedError
+
+    def route(
+        self,
+        path: str,
+        methods: Iterable[str] | None = None,
+        *,
+        name: str | None = None,
+        host: str | None = None,
+        **kwargs: Any,
+    ) -> Callable[[F], F]:
+        """Register a view function or a RequestHandler class for ``path``.
+
+        Example::
+
+            @app.route("/posts/{post_id:int}")
+            class PostHandler(RequestHandler):
+                async def get(self, post_id: int) -> None: ...
+        """
+
+        def register(endpoint: F) -> F:
+            self.add_route(path, endpoint, methods, name=name, host=host, **kwargs)
+            return endpoint
+
+        return register
+
+    def _method(
+        self, method: str, path: str, name: str | None, host: str | None
+    ) -> Callable[[F], F]:
+        return self.route(path, (method,), name=name, host=host)
+
+    def get(
+        self, path: str, *, name: str | None = None, host: str | None = None
+    ) -> Callable[[F], F]:
+        return self._method("GET", path, name, host)
+
+    def post(
+        self, path: str, *, name: str | None = None, host: str | None = None
+    ) -> Callable[[F], F]:
+        return self._method("POST", path, name, host)
+
+    def put(
+        self, path: str, *, name: str | None = None, host: str | None = None
+    ) -> Callable[[F], F]:
+        return self._method("PUT", path, name, host)
+
+    def patch(
+        self, path: str, *, name: str | None = None, host: str | None = None
+    ) -> Callable[[F], F]:
+        return self._method("PATCH", path, name, host)
+
+    def delete(
+        self, path: str, *, name: str | None = None, host: str | None = None
+    ) -> Callable[[F], F]:
+        return self._method("DELETE", path, name, host)
+
+    def options(
+        self, path: str, *, name: str | None = None, host: str | None = None
+    ) -> Callable[[F], F]:
+        return self._method("OPTIONS", path, name, host)
+
+
+class RouteGroup(_Routes):
+    """Routes under a common prefix with their own middleware and error handlers.
+
+    A group is a recipe (like a Flask blueprint): it records routes, and
+    ``app.include(group)`` adds them to the app.
+
+    Example::
+
+        api = RouteGroup("/api", name="api")
+
+        @api.get("/items/{id:int}", name="item")
+        async def item(request, id): ...
+
+        app.include(api)          # GET /api/items/1; url_for("api.item", id=1)
+    """
+
+    def __init__(
+        self,
+        prefix: str = "",
+        *,
+        name: str | None = None,
+        middleware: Sequence[Middleware] = (),
+        host: str | None = None,
+    ) -> None:
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError(
+                f"group prefix must start with '/' and not end with it, got {prefix!r}"
+            )
+        self.prefix = prefix
+        self.name = name
+        self.host = host
+        self.middleware: list[Middleware] = list(middleware)
+        self.error_handlers: dict[type[BaseException] | int, ErrorHandler] = {}
+        self._entries: list[
+            tuple[str, Any, Iterable[str] | None, str | None, str | None, dict[str, Any]]
+        ] = []
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Any,
+        methods: Iterable[str] | None = None,
+        *,
+        name: str | None = None,
+        host: str | None = None,
+        **kwargs: Any,
+    ) -> Route:
+        route = Route(self.prefix + path, endpoint, methods, name, kwargs, host or self.host)
+        self._entries.append((path, endpoint, methods, name, host, kwargs))
+        return route
+
+    def errorhandler(self, key: type[BaseException] | int) -> Callable[[F], F]:
+        """Handle an exception class or a status raised by this group's routes."""
+
+        def register(handler: F) -> F:
+            self.error_handlers[key] = handler
+            return handler
+
+        return register
+
+    def add_middleware(self, middleware: Middleware) -> None:
+        self.middleware.append(middleware)
+
+
+class App(_Routes):
     """A typhoon application.
+
+    Args:
+        routes: Tornado's list form ``[(r"/", MainHandler), (r"/i/(\\d+)", Item, {"db": db},
+            "item")]`` or :class:`Route` objects.
+        debug: show tracebacks in 500 pages (never in production).
+        cookie_secret: the key (or ``{version: key}`` for rotation) for signed cookies.
+        xsrf_cookies: check an XSRF token on every unsafe request to a handler.
+        login_url: where ``@authenticated`` sends anonymous users.
+        redirect_slashes: redirect ``/a/`` to ``/a`` (or back) when only that matches.
+        lifespan: ``app -> async context manager`` entered at startup, left at shutdown.
+        middleware: app-wide middleware, outermost first.
+        converters: extra path converters by name.
+        thread_pool_size: threads for sync views and handler methods.
+        settings: anything else, available as ``app.settings`` (Tornado style).
 
     Example::
 
@@ -36,113 +221,364 @@ class App:
         @app.get("/")
         async def home(request):
             return {"hello": "world"}
-
-        app.run(port=8000)
     """
 
-    def __init__(self) -> None:
-        self._routes: dict[str, dict[str, View]] = {}
+    def __init__(
+        self,
+        routes: Iterable[Any] | None = None,
+        *,
+        debug: bool = False,
+        cookie_secret: str | bytes | Mapping[int, str | bytes] | None = None,
+        xsrf_cookies: bool = False,
+        login_url: str | None = None,
+        redirect_slashes: bool = False,
+        lifespan: Lifespan | None = None,
+        middleware: Sequence[Middleware] = (),
+        converters: Mapping[str, Converter] | None = None,
+        thread_pool_size: int = 32,
+        **settings: Any,
+    ) -> None:
+        if thread_pool_size < 1:
+            raise ValueError(f"thread_pool_size must be at least 1, got {thread_pool_size!r}")
+        self.debug = debug
+        self.settings: dict[str, Any] = {
+            "debug": debug,
+            "cookie_secret": cookie_secret,
+            "xsrf_cookies": xsrf_cookies,
+            "login_url": login_url,
+            **settings,
+        }
+        self.router = Router(redirect_slashes=redirect_slashes)
+        self.converters: dict[str, Converter] = {**DEFAULT_CONVERTERS, **(converters or {})}
+        self.middleware: list[Middleware] = list(middleware)
+        self.before_hooks: list[BeforeHook] = []
+        self.after_hooks: list[AfterHook] = []
+        self.error_handlers: dict[type[BaseException] | int, ErrorHandler] = {}
+        self.mounts: list[tuple[str, App]] = []
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
-        self._frozen = False
+        self._lifespan = lifespan
+        self._lifespan_stack: contextlib.AsyncExitStack | None = None
+        self._thread_pool_size = thread_pool_size
+        self._executor: ThreadPoolExecutor | None = None
+        self._chain: CallNext | None = None
+        self._route_calls: dict[int, CallNext] = {}
+        for entry in routes or ():
+            self._add_entry(entry)
 
-    # -- registration -------------------------------------------------------------------
+    def _add_entry(self, entry: Any) -> None:
+        if isinstance(entry, Route):
+            self._add(entry)
+            return
+        if not isinstance(entry, tuple | list) or not 2 <= len(entry) <= 4:
+            raise TypeError(
+                "a route must be a Route or a (path, handler[, kwargs[, name]]) tuple, "
+                f"got {entry!r}"
+            )
+        path, endpoint, *rest = entry
+        kwargs = rest[0] if rest else {}
+        name = rest[1] if len(rest) > 1 else None
+        if not isinstance(kwargs, dict):
+            raise TypeError(f"route kwargs for {path!r} must be a dict, got {kwargs!r}")
+        self.add_route(path, endpoint, name=name, **kwargs)
 
-    def add_route(self, path: str, view: View, methods: Iterable[str] = ("GET",)) -> None:
-        """Call ``view(request)`` for requests to ``path`` with one of ``methods``.
+    # -- registration ----------------------------------------------------------------------
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Any,
+        methods: Iterable[str] | None = None,
+        *,
+        name: str | None = None,
+        host: str | None = None,
+        **kwargs: Any,
+    ) -> Route:
+        """Route ``path`` to a view function or a RequestHandler class.
+
+        A view is called as ``view(request, **path_params)`` (or with positional
+        arguments for a Tornado-style regex) and may be ``async def`` or plain ``def``
+        (run in the thread pool). A handler class answers the methods it implements;
+        ``kwargs`` go to its ``initialize()``.
 
         Raises:
             RuntimeError: the app is already serving.
-            ValueError: the path does not start with ``/``, a method is unknown, or the
-                route is already taken.
-            TypeError: the view is not an ``async def`` function.
+            ValueError: a bad path or method, or a name already taken.
+            TypeError: the endpoint is neither callable nor a handler class.
         """
+        return self._add(
+            Route(path, endpoint, methods, name, kwargs, host, converters=self.converters)
+        )
+
+    def _add(self, route: Route, group: RouteGroup | None = None) -> Route:
         self._check_not_frozen("add_route")
-        if not isinstance(path, str) or not path.startswith("/"):
-            raise ValueError(f"path must be a string starting with '/', got {path!r}")
-        if not inspect.iscoroutinefunction(view):
-            raise TypeError(f"view for {path!r} must be an async def function, got {view!r}")
-        table = self._routes.setdefault(path, {})
-        wanted = [m.upper() for m in methods]
-        for method in wanted:
-            if method not in KNOWN_METHODS:
-                raise ValueError(f"unknown HTTP method {method!r} for route {path!r}")
-            if method in table:
-                raise ValueError(f"route {method} {path!r} is already registered")
-        for method in wanted:
-            table[method] = view
-        if "GET" in wanted and "HEAD" not in table:
-            table["HEAD"] = view
+        endpoint = route.endpoint
+        if is_handler_class(endpoint):
+            if route.methods is not None:
+                raise ValueError(f"methods= is not used with handler class {endpoint.__name__}")
+            route.method_set = endpoint.implemented_methods()
+        elif not callable(endpoint):
+            raise TypeError(f"route {route.path!r}: endpoint must be callable, got {endpoint!r}")
+        elif route.kwargs:
+            raise TypeError(
+                f"route {route.path!r}: keyword arguments {sorted(route.kwargs)} are only "
+                "for handler classes"
+            )
+        self.router.add(route)
+        self._route_calls[id(route)] = self._route_call(route, group)
+        return route
 
-    def route(self, path: str, methods: Iterable[str] = ("GET",)) -> Callable[[V], V]:
-        """Decorator form of :meth:`add_route`."""
+    def include(self, group: RouteGroup) -> None:
+        """Add the routes of ``group``; names become ``group.name + "." + name``."""
+        for path, endpoint, methods, name, host, kwargs in group._entries:
+            full_name = f"{group.name}.{name}" if group.name and name else name
+            route = Route(
+                group.prefix + path,
+                endpoint,
+                methods,
+                full_name,
+                kwargs,
+                host or group.host,
+                converters=self.converters,
+            )
+            self._add(route, group)
 
-        def register(view: V) -> V:
-            self.add_route(path, view, methods)
-            return view
+    def mount(self, prefix: str, app: App) -> None:
+        """Serve ``app`` under ``prefix``; it sees paths without the prefix."""
+        self._check_not_frozen("mount")
+        if not prefix.startswith("/") or prefix.endswith("/"):
+            raise ValueError(
+                f"mount prefix must start with '/' and not end with it, got {prefix!r}"
+            )
+        self.mounts.append((prefix, app))
+
+    def add_middleware(self, middleware: Middleware) -> None:
+        """Add app-wide middleware; the first added is the outermost."""
+        self._check_not_frozen("add_middleware")
+        self.middleware.append(middleware)
+
+    def before_request(self, hook: F) -> F:
+        """Run ``hook(request)`` before routing; a returned value short-circuits as the response."""
+        self._check_not_frozen("before_request")
+        self.before_hooks.append(hook)
+        return hook
+
+    def after_request(self, hook: F) -> F:
+        """Run ``hook(request, response)`` after the view; it may return a new response."""
+        self._check_not_frozen("after_request")
+        self.after_hooks.append(hook)
+        return hook
+
+    def errorhandler(self, key: type[BaseException] | int) -> Callable[[F], F]:
+        """Handle an exception class (and its subclasses) or an HTTP status.
+
+        Example::
+
+            @app.errorhandler(404)
+            async def not_found(request, exc):
+                return JSON({"error": "not found"}, status=404)
+        """
+
+        def register(handler: F) -> F:
+            self.error_handlers[key] = handler
+            return handler
 
         return register
 
-    def get(self, path: str) -> Callable[[V], V]:
-        return self.route(path, ("GET",))
-
-    def post(self, path: str) -> Callable[[V], V]:
-        return self.route(path, ("POST",))
-
-    def put(self, path: str) -> Callable[[V], V]:
-        return self.route(path, ("PUT",))
-
-    def patch(self, path: str) -> Callable[[V], V]:
-        return self.route(path, ("PATCH",))
-
-    def delete(self, path: str) -> Callable[[V], V]:
-        return self.route(path, ("DELETE",))
-
-    def on_startup(self, hook: Hook) -> Hook:
-        """Run ``hook`` once before the first request is served."""
+    def on_startup(self, hook: F) -> F:
+        """Run ``hook()`` once before the first request is served."""
         self._check_not_frozen("on_startup")
         self._startup.append(hook)
         return hook
 
-    def on_shutdown(self, hook: Hook) -> Hook:
-        """Run ``hook`` once after the server has drained."""
+    def on_shutdown(self, hook: F) -> F:
+        """Run ``hook()`` once after the server has drained (last added runs first)."""
         self._shutdown.append(hook)
         return hook
 
     def _check_not_frozen(self, what: str) -> None:
-        if self._frozen:
+        if self.router.frozen:
             raise RuntimeError(f"{what}() called after the app started serving")
 
-    # -- serving ------------------------------------------------------------------------
+    def url_for(self, name: str, *args: Any, **params: Any) -> str:
+        """The path of the route called ``name``. Raises KeyError or ValueError."""
+        return self.router.url_for(name, *args, **params)
+
+    reverse_url = url_for
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def freeze(self) -> None:
+        """Stop accepting registrations and build the middleware chain."""
+        if self.router.frozen:
+            return
+        self.router.freeze()
+        chain: CallNext = self._dispatch
+        for middleware in reversed(self.middleware):
+            chain = _link(middleware, chain)
+        self._chain = chain
+        for _, sub in self.mounts:
+            sub.freeze()
 
     async def startup(self) -> None:
-        self._frozen = True
+        self.freeze()
+        for _, sub in self.mounts:
+            await sub.startup()
+        if self._lifespan is not None:
+            self._lifespan_stack = contextlib.AsyncExitStack()
+            await self._lifespan_stack.enter_async_context(self._lifespan(self))
         for hook in self._startup:
             await hook()
 
     async def shutdown(self) -> None:
         for hook in reversed(self._shutdown):
             await hook()
+        if self._lifespan_stack is not None:
+            stack, self._lifespan_stack = self._lifespan_stack, None
+            await stack.aclose()
+        for _, sub in reversed(self.mounts):
+            await sub.shutdown()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    # -- serving ---------------------------------------------------------------------------
 
     async def handle(self, exchange: Exchange) -> None:
-        """Route ``exchange`` to its view and send what the view returns."""
-        self._frozen = True
+        """The entry point the HTTP server calls for each request."""
+        chain = self._chain
+        if chain is None:
+            self.freeze()
+            chain = cast(CallNext, self._chain)
         request = Request(exchange, self)
         try:
-            response = await self._dispatch(request)
-        except HTTPError as exc:
-            response = Text(f"{exc.status} {exc.reason}\n", exc.status)
-        response.send(exchange)
+            response = await chain(request)
+        except Exception as exc:  # raised by middleware itself
+            response = await self.handle_exception(request, exc)
+        if not exchange.response_started:
+            await response.send(exchange)
 
     async def _dispatch(self, request: Request) -> Response:
-        table = self._routes.get(request.path)
-        if table is None:
-            raise HTTPError(404)
-        view = table.get(request.method)
-        if view is None:
-            allow = ", ".join(sorted(table))
-            return Text("405 Method Not Allowed\n", 405, {"allow": allow})
-        return to_response(await view(request))
+        """Hooks, routing and the endpoint; every error becomes a response here."""
+        try:
+            for before in self.before_hooks:
+                value = await before(request)
+                if value is not None:
+                    return to_response(value)
+            response = await self._route(request)
+        except Exception as exc:
+            response = await self.handle_exception(request, exc)
+        for after in reversed(self.after_hooks):
+            try:
+                replaced = await after(request, response)
+            except Exception as exc:
+                replaced = await self.handle_exception(request, exc)
+            if replaced is not None:
+                response = replaced
+        return response
+
+    async def _route(self, request: Request) -> Response:
+        try:
+            route, args, params = self.router.resolve(
+                request.method, request.path, request.host.rpartition(":")[0] or request.host
+            )
+        except NotFound:
+            for prefix, sub in self.mounts:
+                path = request.path
+                if path == prefix or path.startswith(prefix + "/"):
+                    request.root_path += prefix
+                    request.__dict__.pop("path", None)
+                    return await cast(CallNext, sub._chain)(request)
+            raise HTTPError(404) from None
+        except MethodNotAllowed as exc:
+            raise HTTPError(405, headers={"allow": ", ".join(sorted(exc.allowed))}) from None
+        except SlashRedirect as exc:
+            query = request.exchange.query
+            location = (
+                request.root_path + exc.location + ("?" + query.decode("latin-1") if query else "")
+            )
+            return Redirect(location, 308 if request.method not in ("GET", "HEAD") else 301)
+        request.path_params = params
+        request.__dict__["route"] = route
+        call = self._route_calls[id(route)]
+        request.__dict__["route_args"] = args
+        return await call(request)
+
+    def _route_call(self, route: Route, group: RouteGroup | None) -> CallNext:
+        """The callable that runs ``route``'s endpoint, wrapped in its group's middleware."""
+        endpoint = route.endpoint
+        if is_handler_class(endpoint):
+
+            async def call(request: Request) -> Response:
+                handler = endpoint(self, request, **route.kwargs)
+                response: Response = await handler._execute(
+                    request.__dict__["route_args"], request.path_params
+                )
+                return response
+
+        elif inspect.iscoroutinefunction(endpoint):
+
+            async def call(request: Request) -> Response:
+                return to_response(
+                    await endpoint(request, *request.__dict__["route_args"], **request.path_params)
+                )
+
+        else:
+
+            async def call(request: Request) -> Response:
+                work = functools.partial(
+                    endpoint, request, *request.__dict__["route_args"], **request.path_params
+                )
+                return to_response(await self.run_in_thread(work))
+
+        if group is None:
+            return call
+        chain: CallNext = call
+        for middleware in reversed(group.middleware):
+            chain = _link(middleware, chain)
+        if group.error_handlers:
+            inner = chain
+
+            async def guarded(request: Request) -> Response:
+                try:
+                    return await inner(request)
+                except Exception as exc:
+                    handler = _find_handler(group.error_handlers, exc)
+                    if handler is None:
+                        raise
+                    return to_response(await handler(request, exc))
+
+            return guarded
+        return chain
+
+    async def run_in_thread(self, work: Callable[[], Any]) -> Any:
+        """Run blocking ``work`` on the app's bounded thread pool."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                self._thread_pool_size, thread_name_prefix="typhoon"
+            )
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    async def handle_exception(self, request: Request, exc: Exception) -> Response:
+        """Turn ``exc`` into a response through the error handlers, or a 500."""
+        handler = _find_handler(self.error_handlers, exc)
+        if handler is not None:
+            try:
+                return to_response(await handler(request, exc))
+            except Exception as inner:
+                exc = inner
+        if isinstance(exc, HTTPError):
+            return exc.response()
+        logger.error(
+            "exception while handling %s %s",
+            request.method,
+            request.exchange.target.decode("latin-1"),
+            exc_info=exc,
+        )
+        if self.debug:
+            trace = "".join(traceback.format_exception(exc))
+            return HTML(f"<h1>500 Internal Server Error</h1><pre>{html.escape(trace)}</pre>", 500)
+        return Text("500 Internal Server Error\n", 500)
 
     def run(
         self,
@@ -159,11 +595,35 @@ class App:
         return run_server(self, host=host, port=port, uds=uds, config=config)
 
 
+def _link(middleware: Middleware, call_next: CallNext) -> CallNext:
+    async def call(request: Request) -> Response:
+        return await middleware(request, call_next)
+
+    return call
+
+
+def _find_handler(
+    handlers: Mapping[type[BaseException] | int, ErrorHandler], exc: BaseException
+) -> ErrorHandler | None:
+    if not handlers:
+        return None
+    for cls in type(exc).__mro__:
+        handler = handlers.get(cls)
+        if handler is not None:
+            return handler
+    if isinstance(exc, HTTPError):
+        return handlers.get(exc.status)
+    return None
+
+
 def to_response(value: Any) -> Response:
     """Turn what a view returned into a Response.
 
-    str → HTML, bytes → octet-stream, dict or list → JSON, None → 204,
+    str → HTML, bytes → application/octet-stream, dict or list → JSON, None → 204,
     ``(body, status)`` or ``(body, status, headers)`` → the same with that status.
+
+    Raises:
+        TypeError: anything else.
     """
     if isinstance(value, Response):
         return value
@@ -179,8 +639,7 @@ def to_response(value: Any) -> Response:
         response = to_response(value[0])
         response.status = value[1]
         if len(value) == 3:
-            response.raw_headers.extend(
-                (k.encode("latin-1"), v.encode("latin-1")) for k, v in value[2].items()
-            )
+            for name, item in dict(value[2]).items():
+                response.add_header(name, item)
         return response
     raise TypeError(f"a view returned {type(value).__name__}, which is not a response")

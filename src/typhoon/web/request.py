@@ -1,64 +1,155 @@
-"""Request: a lazy view over an Exchange."""
+"""Request: a lazy view over an Exchange.
+
+Nothing is decoded until asked for; each property is computed once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from functools import cached_property
-from typing import Any
-from urllib.parse import parse_qs, unquote
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
 
 import msgspec
 
 from typhoon.http.exchange import Exchange
+from typhoon.web.cookies import parse_cookie_header
+from typhoon.web.datastructures import Headers, MultiDict
 from typhoon.web.errors import HTTPError
+
+if TYPE_CHECKING:
+    from typhoon.web.app import App
+    from typhoon.web.forms import FormData
+
+
+class State:
+    """A free-form namespace: ``request.state.user = ...``."""
+
+    def __repr__(self) -> str:
+        return f"State({vars(self)!r})"
 
 
 class Request:
-    """The request as a view sees it; everything is parsed on first use.
+    """The request as views, handlers and middleware see it.
 
     Attributes:
-        exchange: the underlying HTTP exchange.
+        exchange: the underlying HTTP exchange (request head, body stream, response).
+        app: the App handling the request.
         method: ``"GET"``, ``"POST"``...
-        app: the application handling the request.
+        path_params: parameters taken from the path by the route (converted).
+        root_path: the prefix of a mounted sub-application, if any.
+        state: per-request storage for middleware and hooks.
     """
 
-    __slots__ = ("__dict__", "app", "exchange", "method")
+    __slots__ = ("__dict__", "_body", "app", "exchange", "method", "path_params", "root_path")
 
-    def __init__(self, exchange: Exchange, app: Any) -> None:
+    def __init__(self, exchange: Exchange, app: App) -> None:
         self.exchange = exchange
-        self.method = exchange.method
         self.app = app
+        self.method = exchange.method
+        self.path_params: dict[str, Any] = {}
+        self.root_path = ""
+        self._body: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.exchange.target.decode('latin-1')!r}>"
+
+    # -- the head --------------------------------------------------------------------
 
     @cached_property
     def path(self) -> str:
-        """The percent-decoded path."""
-        return unquote(self.exchange.path.decode("latin-1"))
+        """The percent-decoded path (inside a mount, without the mount prefix)."""
+        full = unquote(self.exchange.path.decode("latin-1"), errors="surrogateescape")
+        return full[len(self.root_path) :] or "/" if self.root_path else full
+
+    @property
+    def raw_path(self) -> bytes:
+        """The path exactly as received, still percent-encoded."""
+        return self.exchange.path
 
     @cached_property
-    def query(self) -> dict[str, list[str]]:
-        """The query string as a dict of lists."""
-        return parse_qs(self.exchange.query.decode("latin-1"), keep_blank_values=True)
+    def query(self) -> MultiDict[str]:
+        """The query string; ``request.query["q"]`` is the last ``q``, ``getall`` all."""
+        text = self.exchange.query.decode("latin-1")
+        return MultiDict(parse_qsl(text, keep_blank_values=True, errors="surrogateescape"))
 
     @cached_property
-    def headers(self) -> dict[str, str]:
-        """Headers by lower-cased name (repeated fields joined with ``,``)."""
-        out: dict[str, str] = {}
-        for name, value in self.exchange.headers:
-            key = name.decode("latin-1")
-            text = value.decode("latin-1")
-            out[key] = f"{out[key]},{text}" if key in out else text
-        return out
+    def headers(self) -> Headers:
+        return Headers(self.exchange.headers)
+
+    @cached_property
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent by the client; malformed ones are ignored."""
+        cookies: dict[str, str] = {}
+        for value in self.headers.getall("cookie"):
+            for name, item in parse_cookie_header(value).items():
+                cookies.setdefault(name, item)
+        return cookies
 
     @property
     def client(self) -> tuple[str, int] | None:
+        """The peer's (host, port); None over a Unix socket."""
         return self.exchange.client
 
+    @property
+    def scheme(self) -> str:
+        return self.exchange.scheme
+
+    @cached_property
+    def host(self) -> str:
+        """The Host header (with port when given), or the server address."""
+        host = self.headers.get("host")
+        if host:
+            return host
+        server = self.exchange.server
+        return f"{server[0]}:{server[1]}" if server else ""
+
+    @property
+    def url(self) -> str:
+        """The full URL of the request."""
+        query = self.exchange.query
+        tail = "?" + query.decode("latin-1") if query else ""
+        return f"{self.scheme}://{self.host}{self.exchange.path.decode('latin-1')}{tail}"
+
+    @cached_property
+    def state(self) -> State:
+        return State()
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, lower-cased, without parameters."""
+        return (self.headers.get("content-type") or "").partition(";")[0].strip().lower()
+
+    # -- the body ------------------------------------------------------------------------
+
     async def body(self) -> bytes:
-        """The whole request body."""
-        return await self.exchange.body()
+        """The whole body, read once and kept (middleware and view may both read it)."""
+        if self._body is None:
+            self._body = await self.exchange.body()
+        return self._body
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body piece by piece, as it arrives (or at once, if already read)."""
+        if self._body is not None:
+            if self._body:
+                yield self._body
+            return
+        async for chunk in self.exchange.stream():
+            yield chunk
 
     async def json(self) -> Any:
-        """The body decoded as JSON; malformed JSON is a 400 naming the problem."""
+        """The body decoded as JSON (msgspec); malformed JSON is a 400 with the reason."""
         try:
             return msgspec.json.decode(await self.body())
         except msgspec.DecodeError as exc:
             raise HTTPError(400, f"invalid JSON body: {exc}") from None
+
+    async def form(self) -> FormData:
+        """The body as a form (urlencoded or multipart), parsed once; see ``web.forms``."""
+        cached: FormData | None = self.__dict__.get("_form")
+        if cached is None:
+            from typhoon.web.forms import parse_form
+
+            cached = await parse_form(self)
+            self.__dict__["_form"] = cached
+        return cached
