@@ -3,7 +3,28 @@
 from __future__ import annotations
 
 from typhoon.http.limits import HTTPConfig, HTTPLimits
-from typhoon.web import HTML, JSON, App, HTTPError, Request, Response, Text
+from typhoon.web import (
+    HTML,
+    JSON,
+    App,
+    File,
+    Finish,
+    HTTPError,
+    NoContent,
+    Redirect,
+    Request,
+    RequestHandler,
+    Response,
+    Route,
+    RouteGroup,
+    StaticFileHandler,
+    StaticFiles,
+    Streaming,
+    Text,
+    UploadFile,
+    authenticated,
+    stream_request_body,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -11,11 +32,24 @@ __all__ = [
     "HTML",
     "JSON",
     "App",
+    "File",
+    "Finish",
     "HTTPConfig",
     "HTTPError",
     "HTTPLimits",
+    "NoContent",
+    "Redirect",
     "Request",
+    "RequestHandler",
     "Response",
+    "Route",
+    "RouteGroup",
+    "StaticFileHandler",
+    "StaticFiles",
+    "Streaming",
     "Text",
+    "UploadFile",
     "__version__",
+    "authenticated",
+    "stream_request_body",
 ]

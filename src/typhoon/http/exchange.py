@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import IO, TYPE_CHECKING, Protocol
 
 from typhoon.http.errors import ClientDisconnected
 from typhoon.http.writer import LAST_CHUNK, check_header, chunk, has_no_body, status_line
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from typhoon.http.state import ServerState
 
 HeaderList = Sequence[tuple[bytes, bytes]]
+
+logger = logging.getLogger("typhoon.error")
 
 
 class Connection(Protocol):
@@ -77,6 +80,7 @@ class Exchange:
         "_chunks",
         "_conn",
         "_continue_sent",
+        "_disconnect_callbacks",
         "_ended",
         "_framing",
         "_pending_head",
@@ -146,6 +150,7 @@ class Exchange:
         self.bytes_sent = 0
         self.response_keep_alive = False
         self.disconnected = False
+        self._disconnect_callbacks: list[Callable[[], object]] | None = None
         self._framing = Framing.NONE
         self._pending_head = b""
         self._remaining = 0
@@ -185,6 +190,28 @@ class Exchange:
     @property
     def body_error(self) -> BaseException | None:
         return self._body_error
+
+    def add_disconnect_callback(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once if the client goes away while this exchange is handled.
+
+        It runs from the connection's ``connection_lost``, before the handler task is
+        cancelled; it runs at once if the client is already gone. An exception it
+        raises is logged, never propagated.
+        """
+        if self.disconnected:
+            _run_callback(callback)
+        elif self._disconnect_callbacks is None:
+            self._disconnect_callbacks = [callback]
+        else:
+            self._disconnect_callbacks.append(callback)
+
+    def client_gone(self, exc: BaseException) -> None:
+        """The connection lost its client: fail the body with ``exc``, run the callbacks."""
+        self.disconnected = True
+        self.fail_body(exc)
+        callbacks, self._disconnect_callbacks = self._disconnect_callbacks, None
+        for callback in callbacks or ():
+            _run_callback(callback)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -338,6 +365,58 @@ class Exchange:
             self._pending_head = b""
         await self._conn.drain()
 
+    async def sendfile(self, file: IO[bytes], offset: int, count: int) -> bool:
+        """Send ``count`` bytes of ``file`` from ``offset`` with the OS's ``sendfile``.
+
+        Only a streamed body with a declared Content-Length goes this way, and only when
+        the connection can: plain TCP or Unix sockets on asyncio's own loop (not TLS,
+        not uvloop, not an in-memory transport). Otherwise it returns False having sent
+        no body bytes (the head may have left): send the bytes with :meth:`write`.
+
+        Example::
+
+            exchange.start(200, [(b"content-length", b"%d" % size)])
+            if not await exchange.sendfile(file, 0, size):
+                await exchange.write(file.read())
+            await exchange.end()
+
+        Raises:
+            ClientDisconnected: the client went away.
+            RuntimeError: called before :meth:`start` or after :meth:`end`, ``count``
+                exceeds what the Content-Length leaves, or the file ended early (the
+                connection is then closed, as the response is incomplete).
+        """
+        if not self.status:
+            raise RuntimeError("sendfile() called before start()")
+        if self._ended:
+            raise RuntimeError("sendfile() called after end()")
+        if self.disconnected:
+            raise ClientDisconnected()
+        send = getattr(self._conn, "sendfile", None)
+        if send is None or self._framing is not Framing.LENGTH or self.method == "HEAD":
+            return False
+        if count > self._remaining:
+            raise RuntimeError("response body is longer than its Content-Length")
+        if count <= 0:
+            return True
+        if self._pending_head:
+            self._conn.write(self._pending_head)
+            self._pending_head = b""
+        try:
+            sent: int | None = await send(file, offset, count)
+        except ClientDisconnected:
+            self.disconnected = True
+            self.response_keep_alive = False
+            raise
+        if sent is None:
+            return False
+        self._remaining -= sent
+        self.bytes_sent += sent
+        if sent < count:
+            self.response_keep_alive = False
+            raise RuntimeError(f"the file ended {count - sent} bytes before the range sent")
+        return True
+
     def _render_head(self, status: int, headers: HeaderList, body_length: int | None) -> bytes:
         """Serialize the status line and headers; decide framing and keep-alive.
 
@@ -409,3 +488,10 @@ class Exchange:
         self._framing = framing
         self.response_keep_alive = keep_alive
         return b"".join(parts)
+
+
+def _run_callback(callback: Callable[[], object]) -> None:
+    try:
+        callback()
+    except Exception:
+        logger.exception("exception in a disconnect callback")

@@ -28,7 +28,7 @@ import logging
 import time
 from collections import deque
 from http import HTTPStatus
-from typing import cast
+from typing import IO, cast
 
 from typhoon.http.app_api import Application
 from typhoon.http.errors import ClientDisconnected, ProtocolError
@@ -172,8 +172,7 @@ class HTTPProtocol(asyncio.Protocol):
         exchanges = [item for item in self._pipeline if isinstance(item, Exchange)]
         for exchange in (self._current, self._receiving, *exchanges):
             if exchange is not None:
-                exchange.disconnected = True
-                exchange.fail_body(gone)
+                exchange.client_gone(gone)
         self._pipeline.clear()
         task = self._task
         if task is not None and not task.done() and self._config.cancel_on_disconnect:
@@ -519,6 +518,27 @@ class HTTPProtocol(asyncio.Protocol):
         waiter = self._loop.create_future()
         self._drain_waiters.append(waiter)
         await waiter
+
+    async def sendfile(self, file: IO[bytes], offset: int, count: int) -> int | None:
+        """Send file bytes with the OS's sendfile; None when this transport cannot.
+
+        Raises:
+            ClientDisconnected: the connection is closed, or the send failed.
+        """
+        if self._closed:
+            raise ClientDisconnected()
+        transport = self._transport
+        try:
+            return await self._loop.sendfile(transport, file, offset, count, fallback=False)
+        except (NotImplementedError, RuntimeError):
+            return None  # uvloop, TLS, a closing or in-memory transport, no os.sendfile
+        except OSError:
+            raise ClientDisconnected() from None
+        finally:
+            # asyncio pauses reading while it sends and resumes it afterwards, even if
+            # flow control paused it meanwhile: pause again so the pipeline stays bounded.
+            if self._reading_paused and not self._closed and transport.is_reading():
+                transport.pause_reading()
 
     def body_consumed(self, exchange: Exchange) -> None:
         if self._reading_paused and exchange is self._receiving:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typhoon.web.app import App, RouteGroup, to_response
 from typhoon.web.datastructures import Headers, MultiDict
 from typhoon.web.errors import HTTPError
-from typhoon.web.forms import FormData
+from typhoon.web.files import File
+from typhoon.web.forms import FormData, FormLimits, UploadFile
+from typhoon.web.handler import (
+    Finish,
+    MissingArgumentError,
+    RequestHandler,
+    authenticated,
+    stream_request_body,
+)
 from typhoon.web.request import Request
 from typhoon.web.response import (
     HTML,
@@ -17,25 +25,40 @@ from typhoon.web.response import (
     Streaming,
     Text,
 )
-from typhoon.web.routing import Route, Router
+from typhoon.web.routing import Converter, Route, Router
+from typhoon.web.signing import create_signed_value, decode_signed_value
+from typhoon.web.static import StaticFileHandler, StaticFiles
 
 __all__ = [
     "HTML",
     "JSON",
     "App",
+    "Converter",
+    "File",
+    "Finish",
     "FormData",
+    "FormLimits",
     "HTTPError",
     "Headers",
+    "MissingArgumentError",
     "MultiDict",
     "NoContent",
     "Redirect",
     "Request",
+    "RequestHandler",
     "Response",
     "Route",
     "RouteGroup",
     "Router",
     "Sent",
+    "StaticFileHandler",
+    "StaticFiles",
     "Streaming",
     "Text",
+    "UploadFile",
+    "authenticated",
+    "create_signed_value",
+    "decode_signed_value",
+    "stream_request_body",
     "to_response",
 ]

@@ -5,21 +5,24 @@ A request goes through, outermost first::
     middleware (app-wide) → before_request hooks → route → group middleware
         → view or RequestHandler → after_request hooks (in reverse)
 
-An exception anywhere inside becomes a response through the error handlers (by
-exception class, then by status), so middleware always sees a response. What no
-handler claims is logged once and answered 500 (with a traceback page in debug mode).
+An exception anywhere inside becomes a response through the error handlers (an
+HTTPError by its status first; then by exception class along the MRO; a route group's
+handlers before the app's), so middleware always sees a response. What no handler
+claims is logged once and answered by the app's 500 handler if it has one, else by a
+plain 500 (a traceback page in debug mode).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import html
 import inspect
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar, cast
@@ -39,16 +42,18 @@ from typhoon.web.routing import (
     Route,
     Router,
     SlashRedirect,
+    check_converters,
 )
 
 logger = logging.getLogger("typhoon.error")
 
 CallNext = Callable[[Request], Awaitable[Response]]
 Middleware = Callable[[Request, CallNext], Awaitable[Response]]
-BeforeHook = Callable[[Request], Awaitable[Any]]
-AfterHook = Callable[[Request, Response], Awaitable[Response | None]]
-ErrorHandler = Callable[[Request, Any], Awaitable[Any]]
-Hook = Callable[[], Awaitable[None]]
+# Hooks and error handlers may be ``async def`` or plain ``def`` (run on the loop: keep them quick).
+BeforeHook = Callable[[Request], Awaitable[Any] | Any]
+AfterHook = Callable[[Request, Response], Awaitable[Response | None] | Response | None]
+ErrorHandler = Callable[[Request, Any], Awaitable[Any] | Any]
+Hook = Callable[[], Awaitable[None] | None]
 Lifespan = Callable[["App"], AbstractAsyncContextManager[None]]
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,6 +63,29 @@ def is_handler_class(endpoint: object) -> bool:
     return isinstance(endpoint, type) and hasattr(endpoint, "implemented_methods")
 
 
+def _is_async_callable(endpoint: object) -> bool:
+    """True for an ``async def`` function, a partial of one, or an object with one as __call__."""
+    return inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(
+        getattr(endpoint, "__call__", None)  # noqa: B004 - the __call__ itself is inspected
+    )
+
+
+async def _call(hook: Callable[..., Any], *args: Any) -> Any:
+    """Call a hook or error handler, awaiting its result when it is awaitable."""
+    value = hook(*args)
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+def _host_name(host: str) -> str:
+    """``host`` without its port: ``a.com:80`` → ``a.com``, ``[::1]:80`` → ``[::1]``."""
+    name, colon, port = host.rpartition(":")
+    if colon and (not port or port.isdigit()) and (name.endswith("]") or ":" not in name):
+        return name
+    return host
+
+
 class _Routes:
     """What App and RouteGroup share: the decorators, all sugar over ``add_route``."""
 
@@ -65,6 +93,7 @@ class _Routes:
         self,
         path: str,
         endpoint: Any,
+        /,  # so that handler kwargs may be called "path" (Tornado's StaticFileHandler)
         methods: Iterable[str] | None = None,
         *,
         name: str | None = None,
@@ -133,6 +162,25 @@ class _Routes:
         return self._method("OPTIONS", path, name, host)
 
 
+class _AnyConverter(Mapping[str, Converter]):
+    """Every name is a converter (a segment): lets a group check its paths before include."""
+
+    def __getitem__(self, name: str) -> Converter:
+        return DEFAULT_CONVERTERS.get(name, DEFAULT_CONVERTERS["str"])
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(DEFAULT_CONVERTERS)
+
+    def __len__(self) -> int:
+        return len(DEFAULT_CONVERTERS)
+
+
+_ANY_CONVERTER = _AnyConverter()
+
+
 class RouteGroup(_Routes):
     """Routes under a common prefix with their own middleware and error handlers.
 
@@ -174,13 +222,22 @@ class RouteGroup(_Routes):
         self,
         path: str,
         endpoint: Any,
+        /,  # so that handler kwargs may be called "path" (Tornado's StaticFileHandler)
         methods: Iterable[str] | None = None,
         *,
         name: str | None = None,
         host: str | None = None,
         **kwargs: Any,
     ) -> Route:
-        route = Route(self.prefix + path, endpoint, methods, name, kwargs, host or self.host)
+        route = Route(
+            self.prefix + path,
+            endpoint,
+            methods,
+            name,
+            kwargs,
+            host or self.host,
+            converters=_ANY_CONVERTER,  # the app's converters are checked by include()
+        )
         self._entries.append((path, endpoint, methods, name, host, kwargs))
         return route
 
@@ -213,6 +270,8 @@ class App(_Routes):
         converters: extra path converters by name.
         thread_pool_size: threads for sync views and handler methods.
         settings: anything else, available as ``app.settings`` (Tornado style).
+            ``static="dir"`` (or Tornado's ``static_path``) serves that directory under
+            ``static_url_prefix`` (``/static``) with :class:`~typhoon.web.static.StaticFiles`.
 
     Example::
 
@@ -234,10 +293,12 @@ class App(_Routes):
         redirect_slashes: bool = False,
         lifespan: Lifespan | None = None,
         middleware: Sequence[Middleware] = (),
-        converters: Mapping[str, Converter] | None = None,
+        converters: Mapping[str, Converter | type[Any]] | None = None,
         thread_pool_size: int = 32,
         **settings: Any,
     ) -> None:
+        if isinstance(thread_pool_size, bool) or not isinstance(thread_pool_size, int):
+            raise TypeError(f"thread_pool_size must be an int, got {thread_pool_size!r}")
         if thread_pool_size < 1:
             raise ValueError(f"thread_pool_size must be at least 1, got {thread_pool_size!r}")
         self.debug = debug
@@ -249,7 +310,10 @@ class App(_Routes):
             **settings,
         }
         self.router = Router(redirect_slashes=redirect_slashes)
-        self.converters: dict[str, Converter] = {**DEFAULT_CONVERTERS, **(converters or {})}
+        self.converters: dict[str, Converter] = {
+            **DEFAULT_CONVERTERS,
+            **check_converters(converters or {}),
+        }
         self.middleware: list[Middleware] = list(middleware)
         self.before_hooks: list[BeforeHook] = []
         self.after_hooks: list[AfterHook] = []
@@ -263,8 +327,15 @@ class App(_Routes):
         self._executor: ThreadPoolExecutor | None = None
         self._chain: CallNext | None = None
         self._route_calls: dict[int, CallNext] = {}
+        self._route_groups: dict[int, RouteGroup] = {}
         for entry in routes or ():
             self._add_entry(entry)
+        static = self.settings.get("static") or self.settings.get("static_path")
+        if static is not None:  # App(static="static"), or Tornado's static_path setting
+            from typhoon.web.static import StaticFiles
+
+            prefix = str(self.settings.get("static_url_prefix") or "/static").rstrip("/")
+            StaticFiles(static, prefix=prefix).install(self)
 
     def _add_entry(self, entry: Any) -> None:
         if isinstance(entry, Route):
@@ -276,7 +347,7 @@ class App(_Routes):
                 f"got {entry!r}"
             )
         path, endpoint, *rest = entry
-        kwargs = rest[0] if rest else {}
+        kwargs = rest[0] if rest and rest[0] is not None else {}
         name = rest[1] if len(rest) > 1 else None
         if not isinstance(kwargs, dict):
             raise TypeError(f"route kwargs for {path!r} must be a dict, got {kwargs!r}")
@@ -288,6 +359,7 @@ class App(_Routes):
         self,
         path: str,
         endpoint: Any,
+        /,  # so that handler kwargs may be called "path" (Tornado's StaticFileHandler)
         methods: Iterable[str] | None = None,
         *,
         name: str | None = None,
@@ -316,7 +388,7 @@ class App(_Routes):
         if is_handler_class(endpoint):
             if route.methods is not None:
                 raise ValueError(f"methods= is not used with handler class {endpoint.__name__}")
-            route.method_set = endpoint.implemented_methods()
+            route.method_set = frozenset(m.upper() for m in endpoint.implemented_methods())
         elif not callable(endpoint):
             raise TypeError(f"route {route.path!r}: endpoint must be callable, got {endpoint!r}")
         elif route.kwargs:
@@ -325,22 +397,34 @@ class App(_Routes):
                 "for handler classes"
             )
         self.router.add(route)
-        self._route_calls[id(route)] = self._route_call(route, group)
+        if group is not None:
+            self._route_groups[id(route)] = group
         return route
 
     def include(self, group: RouteGroup) -> None:
-        """Add the routes of ``group``; names become ``group.name + "." + name``."""
-        for path, endpoint, methods, name, host, kwargs in group._entries:
-            full_name = f"{group.name}.{name}" if group.name and name else name
-            route = Route(
+        """Add the routes of ``group``; names become ``group.name + "." + name``.
+
+        The group's middleware and error handlers are read when serving starts, so
+        they may still be added after ``include``.
+
+        Raises:
+            RuntimeError: the app is already serving.
+            ValueError: a route names a converter the app does not have, or a name is taken.
+        """
+        self._check_not_frozen("include")
+        routes = [
+            Route(
                 group.prefix + path,
                 endpoint,
                 methods,
-                full_name,
+                f"{group.name}.{name}" if group.name and name else name,
                 kwargs,
                 host or group.host,
                 converters=self.converters,
             )
+            for path, endpoint, methods, name, host, kwargs in group._entries
+        ]
+        for route in routes:
             self._add(route, group)
 
     def mount(self, prefix: str, app: App) -> None:
@@ -400,22 +484,44 @@ class App(_Routes):
         if self.router.frozen:
             raise RuntimeError(f"{what}() called after the app started serving")
 
-    def url_for(self, name: str, *args: Any, **params: Any) -> str:
-        """The path of the route called ``name``. Raises KeyError or ValueError."""
+    def url_for(self, name: str, /, *args: Any, **params: Any) -> str:
+        """The path of the route called ``name``. Raises KeyError or ValueError.
+
+        ``name`` is positional-only, so a route may have a parameter called ``name``.
+        """
         return self.router.url_for(name, *args, **params)
 
     reverse_url = url_for
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    def _guard(self, call_next: CallNext) -> CallNext:
+        """Make ``call_next`` return a response for any exception raised inside it.
+
+        So every app-wide middleware receives a response (and can add CORS headers or
+        a request id to a 500), as the error handlers decide it.
+        """
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await call_next(request)
+            except Exception as exc:
+                return await self.handle_exception(request, exc)
+
+        return guarded
+
     def freeze(self) -> None:
         """Stop accepting registrations and build the middleware chain."""
         if self.router.frozen:
             return
         self.router.freeze()
+        self._route_calls = {
+            id(route): self._route_call(route, self._route_groups.get(id(route)))
+            for route in self.router.routes
+        }
         chain: CallNext = self._dispatch
         for middleware in reversed(self.middleware):
-            chain = _link(middleware, chain)
+            chain = _link(middleware, self._guard(chain))
         self._chain = chain
         for _, sub in self.mounts:
             sub.freeze()
@@ -428,11 +534,11 @@ class App(_Routes):
             self._lifespan_stack = contextlib.AsyncExitStack()
             await self._lifespan_stack.enter_async_context(self._lifespan(self))
         for hook in self._startup:
-            await hook()
+            await _call(hook)
 
     async def shutdown(self) -> None:
         for hook in reversed(self._shutdown):
-            await hook()
+            await _call(hook)
         if self._lifespan_stack is not None:
             stack, self._lifespan_stack = self._lifespan_stack, None
             await stack.aclose()
@@ -452,25 +558,35 @@ class App(_Routes):
             chain = cast(CallNext, self._chain)
         request = Request(exchange, self)
         try:
-            response = await chain(request)
-        except Exception as exc:  # raised by middleware itself
-            response = await self.handle_exception(request, exc)
-        if not exchange.response_started:
-            await response.send(exchange)
+            try:
+                response = await chain(request)
+            except Exception as exc:  # raised by middleware itself
+                response = await self.handle_exception(request, exc)
+            if not exchange.response_started:
+                await response.send(exchange)
+        finally:
+            if "_form" in request.__dict__:
+                await request.close()  # uploaded files, even if the view left them open
 
     async def _dispatch(self, request: Request) -> Response:
-        """Hooks, routing and the endpoint; every error becomes a response here."""
+        """Hooks, routing and the endpoint; every error becomes a response here.
+
+        A value returned by a before_request hook is the response (the route is skipped);
+        the after_request hooks run on every response, that one included (as in Flask).
+        """
         try:
+            short_circuit: Response | None = None
             for before in self.before_hooks:
-                value = await before(request)
+                value = await _call(before, request)
                 if value is not None:
-                    return to_response(value)
-            response = await self._route(request)
+                    short_circuit = to_response(value)
+                    break
+            response = short_circuit or await self._route(request)
         except Exception as exc:
             response = await self.handle_exception(request, exc)
         for after in reversed(self.after_hooks):
             try:
-                replaced = await after(request, response)
+                replaced = await _call(after, request, response)
             except Exception as exc:
                 replaced = await self.handle_exception(request, exc)
             if replaced is not None:
@@ -479,30 +595,39 @@ class App(_Routes):
 
     async def _route(self, request: Request) -> Response:
         try:
-            route, args, params = self.router.resolve(
-                request.method, request.path, request.host.rpartition(":")[0] or request.host
-            )
+            router = self.router
+            host = _host_name(request.host) if router.has_host_routes else ""
+            route, args, params = router.resolve(request.method, request.path, host)
         except NotFound:
             for prefix, sub in self.mounts:
                 path = request.path
                 if path == prefix or path.startswith(prefix + "/"):
                     request.root_path += prefix
                     request.__dict__.pop("path", None)
+                    request.app = sub
                     return await cast(CallNext, sub._chain)(request)
             raise HTTPError(404) from None
         except MethodNotAllowed as exc:
             raise HTTPError(405, headers={"allow": ", ".join(sorted(exc.allowed))}) from None
-        except SlashRedirect as exc:
-            query = request.exchange.query
-            location = (
-                request.root_path + exc.location + ("?" + query.decode("latin-1") if query else "")
-            )
-            return Redirect(location, 308 if request.method not in ("GET", "HEAD") else 301)
+        except SlashRedirect:
+            return self._slash_redirect(request)
         request.path_params = params
         request.__dict__["route"] = route
         call = self._route_calls[id(route)]
         request.__dict__["route_args"] = args
         return await call(request)
+
+    def _slash_redirect(self, request: Request) -> Response:
+        """Redirect to the raw path with its trailing slash toggled, query kept."""
+        raw = request.exchange.path.decode("latin-1")
+        location = raw[:-1] if raw.endswith("/") else raw + "/"
+        # "/a%2F" only decodes to a trailing slash; "//host" would leave the site.
+        if raw.endswith("/") != request.path.endswith("/") or location[1:2] in ("/", "\\"):
+            raise HTTPError(404)
+        query = request.exchange.query
+        if query:
+            location += "?" + query.decode("latin-1")
+        return Redirect(location, 308 if request.method not in ("GET", "HEAD") else 301)
 
     def _route_call(self, route: Route, group: RouteGroup | None) -> CallNext:
         """The callable that runs ``route``'s endpoint, wrapped in its group's middleware."""
@@ -516,7 +641,7 @@ class App(_Routes):
                 )
                 return response
 
-        elif inspect.iscoroutinefunction(endpoint):
+        elif _is_async_callable(endpoint):
 
             async def call(request: Request) -> Response:
                 return to_response(
@@ -546,7 +671,7 @@ class App(_Routes):
                     handler = _find_handler(group.error_handlers, exc)
                     if handler is None:
                         raise
-                    return to_response(await handler(request, exc))
+                    return to_response(await _call(handler, request, exc))
 
             return guarded
         return chain
@@ -557,24 +682,27 @@ class App(_Routes):
             self._executor = ThreadPoolExecutor(
                 self._thread_pool_size, thread_name_prefix="typhoon"
             )
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, context.run, work)
 
     async def handle_exception(self, request: Request, exc: Exception) -> Response:
         """Turn ``exc`` into a response through the error handlers, or a 500."""
         handler = _find_handler(self.error_handlers, exc)
         if handler is not None:
             try:
-                return to_response(await handler(request, exc))
+                return to_response(await _call(handler, request, exc))
             except Exception as inner:
                 exc = inner
         if isinstance(exc, HTTPError):
             return exc.response()
-        logger.error(
-            "exception while handling %s %s",
-            request.method,
-            request.exchange.target.decode("latin-1"),
-            exc_info=exc,
-        )
+        target = request.exchange.target.decode("latin-1")
+        logger.error("exception while handling %s %s", request.method, target, exc_info=exc)
+        fallback = self.error_handlers.get(500)
+        if fallback is not None and fallback is not handler:
+            try:
+                return to_response(await _call(fallback, request, exc))
+            except Exception as inner:
+                logger.error("the 500 error handler failed on %s", target, exc_info=inner)
         if self.debug:
             trace = "".join(traceback.format_exception(exc))
             return HTML(f"<h1>500 Internal Server Error</h1><pre>{html.escape(trace)}</pre>", 500)
@@ -596,6 +724,8 @@ class App(_Routes):
 
 
 def _link(middleware: Middleware, call_next: CallNext) -> CallNext:
+    """Bind ``middleware`` to the rest of the chain."""
+
     async def call(request: Request) -> Response:
         return await middleware(request, call_next)
 
@@ -605,14 +735,17 @@ def _link(middleware: Middleware, call_next: CallNext) -> CallNext:
 def _find_handler(
     handlers: Mapping[type[BaseException] | int, ErrorHandler], exc: BaseException
 ) -> ErrorHandler | None:
+    """The handler for ``exc``: by status for an HTTPError, then by class along the MRO."""
     if not handlers:
         return None
+    if isinstance(exc, HTTPError):
+        handler = handlers.get(exc.status)
+        if handler is not None:
+            return handler
     for cls in type(exc).__mro__:
         handler = handlers.get(cls)
         if handler is not None:
             return handler
-    if isinstance(exc, HTTPError):
-        return handlers.get(exc.status)
     return None
 
 
@@ -620,10 +753,16 @@ def to_response(value: Any) -> Response:
     """Turn what a view returned into a Response.
 
     str → HTML, bytes → application/octet-stream, dict or list → JSON, None → 204,
-    ``(body, status)`` or ``(body, status, headers)`` → the same with that status.
+    ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)`` → the same
+    with that status and those headers (a mapping or a list of pairs).
+
+    Example::
+
+        to_response(({"id": 1}, 201, {"location": "/items/1"}))
 
     Raises:
-        TypeError: anything else.
+        TypeError: anything else, or a status that is not an int.
+        ValueError: a status outside 100-599.
     """
     if isinstance(value, Response):
         return value
@@ -636,10 +775,26 @@ def to_response(value: Any) -> Response:
     if value is None:
         return Response(status=204)
     if isinstance(value, tuple) and len(value) in (2, 3):
+        status, headers = (value[1], value[2]) if len(value) == 3 else (value[1], None)
+        if len(value) == 2 and isinstance(status, Mapping | list):
+            status, headers = None, value[1]
         response = to_response(value[0])
-        response.status = value[1]
-        if len(value) == 3:
-            for name, item in dict(value[2]).items():
-                response.add_header(name, item)
+        if status is not None:
+            if isinstance(status, bool) or not isinstance(status, int):
+                raise TypeError(f"a view returned status {status!r}, which is not an int")
+            if not 100 <= status <= 599:
+                raise ValueError(f"a view returned status {status!r}, outside 100-599")
+            response.status = status
+        items = (
+            headers.items() if isinstance(headers, Mapping) else () if headers is None else headers
+        )
+        if not isinstance(items, Iterable) or isinstance(items, str | bytes):
+            raise TypeError(
+                f"a view returned headers {headers!r}: use a dict or (name, value) pairs"
+            )
+        for pair in items:
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                raise TypeError(f"a view returned header {pair!r}, not a (name, value) pair")
+            response.add_header(*pair)
         return response
     raise TypeError(f"a view returned {type(value).__name__}, which is not a response")

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 class State:
     """A free-form namespace: ``request.state.user = ...``."""
 
+    if TYPE_CHECKING:  # any attribute may be set and read; nothing changes at run time
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
     def __repr__(self) -> str:
         return f"State({vars(self)!r})"
 
@@ -59,7 +65,9 @@ class Request:
     @cached_property
     def path(self) -> str:
         """The percent-decoded path (inside a mount, without the mount prefix)."""
-        full = unquote(self.exchange.path.decode("latin-1"), errors="surrogateescape")
+        raw = self.exchange.path
+        text = raw.decode("latin-1")
+        full = unquote(text, errors="surrogateescape") if b"%" in raw else text
         return full[len(self.root_path) :] or "/" if self.root_path else full
 
     @property
@@ -139,17 +147,46 @@ class Request:
 
     async def json(self) -> Any:
         """The body decoded as JSON (msgspec); malformed JSON is a 400 with the reason."""
+        body = await self.body()
+        if not body:
+            raise HTTPError(400, "invalid JSON body: the body is empty")
         try:
-            return msgspec.json.decode(await self.body())
+            return msgspec.json.decode(body)
         except msgspec.DecodeError as exc:
             raise HTTPError(400, f"invalid JSON body: {exc}") from None
+        except UnicodeDecodeError:  # msgspec raises it for bad UTF-8 inside a string
+            raise HTTPError(400, "invalid JSON body: not valid UTF-8") from None
 
-    async def form(self) -> FormData:
-        """The body as a form (urlencoded or multipart), parsed once; see ``web.forms``."""
+    async def form(
+        self,
+        *,
+        max_fields: int | None = None,
+        max_files: int | None = None,
+        max_field_bytes: int | None = None,
+        max_part_bytes: int | None = None,
+        spool_threshold: int | None = None,
+    ) -> FormData:
+        """The body as a form (urlencoded or multipart), parsed once; see ``web.forms``.
+
+        The limits (None: from ``app.settings``, else the defaults) apply to the first call.
+        """
         cached: FormData | None = self.__dict__.get("_form")
         if cached is None:
             from typhoon.web.forms import parse_form
 
-            cached = await parse_form(self)
+            cached = await parse_form(
+                self,
+                max_fields=max_fields,
+                max_files=max_files,
+                max_field_bytes=max_field_bytes,
+                max_part_bytes=max_part_bytes,
+                spool_threshold=spool_threshold,
+            )
             self.__dict__["_form"] = cached
         return cached
+
+    async def close(self) -> None:
+        """Release what the request holds (uploaded files); the App calls it at the end."""
+        form: FormData | None = self.__dict__.get("_form")
+        if form is not None:
+            await form.close()

@@ -1,22 +1,30 @@
 """Routes and the router: path syntax, converters, matching, reverse URLs.
 
 Path syntax: ``/items/{id:int}``, ``/files/{p:path}``, ``/u/{name}`` (a segment),
-``{x:float}``, ``{u:uuid}``, and any converter registered with the app. A path that
-contains a regex group, like Tornado's ``r"/item/(\\d+)"``, is a regular expression
-anchored at both ends; its groups become positional (or, when named, keyword)
-arguments.
+``{x:float}``, ``{u:uuid}``, and any converter registered with the app. A path without
+placeholders that contains regex syntax, like Tornado's ``r"/item/(\\d+)"``, is a
+regular expression matched against the whole path; its groups become positional
+arguments, or keyword arguments when the groups are named (Tornado's rule).
 
-HOT PATH: :meth:`Router.resolve` runs once per request. Static paths are found with
-one dict lookup; dynamic routes are bucketed by their first literal segment and each
-bucket is tried in registration order, so a table of hundreds of routes costs a dict
-lookup and a handful of regex matches.
+HOT PATH: :meth:`Router.resolve` runs once per request. Budget: one dict lookup for a
+static path; for a dynamic one, a dict lookup of its first segment and the regex
+matches of that bucket only. Rules: no allocation besides the result, no logging.
+
+Theory of operation. Static paths live in a dict and always win over dynamic routes.
+Dynamic routes whose first path segment is a literal (``/users/{id}``) are filed in a
+bucket under that segment; the others (``/{lang}/about``, regexes with alternation or
+a quantifier in the first segment) are *unbucketed* and appended to every bucket as
+well, so each bucket lists every route that could match its segment in registration
+order, and a path whose segment has no bucket is tried against the unbucketed list.
 """
 
 from __future__ import annotations
 
+import decimal
+import math
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -28,7 +36,15 @@ class Converter(Protocol):
     """Turns one path parameter into a Python value and back.
 
     ``regex`` is what the parameter may match; ``to_python`` may raise ValueError to
-    reject a match (the route then does not match).
+    reject a match (the route then does not match); ``to_url`` raises ValueError for a
+    value it cannot put in a URL.
+
+    Example::
+
+        class Slug:
+            regex = "[a-z0-9-]+"
+            def to_python(self, value: str) -> str: return value
+            def to_url(self, value: str) -> str: return value
     """
 
     regex: str
@@ -39,6 +55,8 @@ class Converter(Protocol):
 
 
 class StrConverter:
+    """One non-empty path segment (no ``/``), as a ``str``."""
+
     regex = "[^/]+"
 
     def to_python(self, value: str) -> str:
@@ -52,13 +70,20 @@ class StrConverter:
 
 
 class PathConverter(StrConverter):
+    """The rest of the path, ``/`` included, as a ``str``."""
+
     regex = ".+"
 
     def to_url(self, value: Any) -> str:
-        return quote(str(value), safe="/")
+        text = str(value)
+        if not text:
+            raise ValueError("a path parameter must be non-empty")
+        return quote(text, safe="/")
 
 
 class IntConverter:
+    """Decimal digits, as a non-negative ``int``."""
+
     regex = "[0-9]+"
 
     def to_python(self, value: str) -> int:
@@ -71,26 +96,35 @@ class IntConverter:
 
 
 class FloatConverter:
+    """``1`` or ``1.5`` (no sign, no exponent), as a ``float``."""
+
     regex = r"[0-9]+(?:\.[0-9]+)?"
 
     def to_python(self, value: str) -> float:
         return float(value)
 
     def to_url(self, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"a float path parameter must be a number, got {value!r}")
         number = float(value)
-        if number < 0 or number != number or number in (float("inf"),):
+        if not math.isfinite(number) or number < 0:
             raise ValueError(f"a float path parameter must be finite and >= 0, got {value!r}")
-        return repr(number)
+        text = repr(number + 0.0)  # + 0.0 turns -0.0 into 0.0
+        if "e" in text:  # 1e+16 and 1e-07 do not fit the regex: spell them out
+            text = format(decimal.Decimal(text), "f")
+        return text
 
 
 class UUIDConverter:
+    """A UUID in its 8-4-4-4-12 hex form, as a :class:`uuid.UUID`."""
+
     regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
     def to_python(self, value: str) -> uuid.UUID:
         return uuid.UUID(value)
 
     def to_url(self, value: Any) -> str:
-        return str(uuid.UUID(str(value)))
+        return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
 
 
 DEFAULT_CONVERTERS: Mapping[str, Converter] = {
@@ -101,20 +135,73 @@ DEFAULT_CONVERTERS: Mapping[str, Converter] = {
     "uuid": UUIDConverter(),
 }
 
+
+def check_converters(converters: Mapping[str, Any]) -> dict[str, Converter]:
+    """Validate user converters by name; a converter class is instantiated.
+
+    Raises:
+        TypeError: a converter lacks a ``str`` ``regex`` or a ``to_python``/``to_url``.
+        ValueError: a name is not an identifier, or a ``regex`` does not compile.
+    """
+    checked: dict[str, Converter] = {}
+    for name, converter in converters.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"converter names must be identifiers, got {name!r}")
+        if isinstance(converter, type):
+            converter = converter()
+        regex = getattr(converter, "regex", None)
+        if not isinstance(regex, str) or not all(
+            callable(getattr(converter, attr, None)) for attr in ("to_python", "to_url")
+        ):
+            raise TypeError(
+                f"converter {name!r} needs a str 'regex' and to_python()/to_url() methods, "
+                f"got {converter!r}"
+            )
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise ValueError(f"converter {name!r} has an invalid regex {regex!r}: {exc}") from None
+        checked[name] = converter
+    return checked
+
+
 _PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?}")
+_QUANTIFIER = re.compile(r"{(?:[0-9]+(?:,[0-9]*)?|,[0-9]+)}")
 _REGEX_HINT = re.compile(r"[()\\^$*+?\[\]|]")
+_LITERAL_SAFE = "/:@!$&'()*+,;="
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A hole in a route's path: a parameter name or group position, and its rule."""
+
+    key: str | int
+    converter: Converter | None = None  # {name:conv} placeholders
+    pattern: re.Pattern[str] | None = None  # groups of a Tornado-style regex
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledPath:
-    """A route path ready for matching and reversing."""
+    """A route path ready for matching (``regex.fullmatch``) and reversing.
+
+    Attributes:
+        source: the path as written.
+        regex: the whole-path pattern; None for a static path.
+        params: the keyword parameters and their converters, in order.
+        template: the path with ``{name}`` holes, for display ("" for a regex).
+        positional: how many unnamed groups a Tornado-style regex passes positionally.
+        prefix: the literal text before the first parameter or regex syntax.
+        parts: literals and :class:`Slot` holes for reversing; None when a regex is
+            too complex to reverse.
+    """
 
     source: str
-    regex: re.Pattern[str] | None  # None for a static path
+    regex: re.Pattern[str] | None
     params: tuple[tuple[str, Converter], ...] = ()
-    template: str = ""  # for reversing: "/items/{id}"
-    positional: int = 0  # unnamed regex groups (Tornado style)
-    prefix: str = ""  # the literal part before the first parameter
+    template: str = ""
+    positional: int = 0
+    prefix: str = ""
+    parts: tuple[str | Slot, ...] | None = ()
 
     @property
     def is_static(self) -> bool:
@@ -126,25 +213,39 @@ def compile_path(
 ) -> CompiledPath:
     """Compile ``path`` (``{name:conv}`` syntax or a Tornado-style regex).
 
+    Example::
+
+        compiled = compile_path("/items/{id:int}")
+        compiled.regex.fullmatch("/items/5")          # a match; id converts to 5
+
     Raises:
         ValueError: the path does not start with ``/``, names an unknown converter,
-            repeats a parameter, or is not a valid regular expression.
+            repeats a parameter, has a stray or malformed ``{...}``, or is not a valid
+            regular expression.
     """
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError(f"route path must be a string starting with '/', got {path!r}")
-    if "{" not in path and not _REGEX_HINT.search(path):
-        return CompiledPath(path, None, template=path, prefix=path)
-    if "{" not in path:
-        return _compile_regex(path)
+    if _PARAM.search(path):
+        return _compile_placeholders(path, converters)
+    unquantified = _QUANTIFIER.sub("", path)
+    if "{" in unquantified or "}" in unquantified:
+        raise ValueError(
+            f"malformed parameter in route path {path!r}: write {{name}} or {{name:converter}}"
+        )
+    if unquantified == path and not _REGEX_HINT.search(path):
+        literal = quote(path, safe=_LITERAL_SAFE)
+        return CompiledPath(path, None, template=path, prefix=path, parts=(literal,))
+    return _compile_regex(path)
 
-    pattern = ["^"]
-    template = []
+
+def _compile_placeholders(path: str, converters: Mapping[str, Converter]) -> CompiledPath:
+    pattern: list[str] = []
+    template: list[str] = []
+    parts: list[str | Slot] = []
     params: list[tuple[str, Converter]] = []
     pos = 0
     for match in _PARAM.finditer(path):
-        literal = path[pos : match.start()]
-        pattern.append(re.escape(literal))
-        template.append(literal)
+        _add_literal(path, path[pos : match.start()], pattern, template, parts)
         name, kind = match.group(1), match.group(2) or "str"
         if kind not in converters:
             raise ValueError(f"unknown converter {kind!r} in route path {path!r}")
@@ -154,34 +255,126 @@ def compile_path(
         params.append((name, converter))
         pattern.append(f"(?P<{name}>{converter.regex})")
         template.append("{" + name + "}")
+        parts.append(Slot(name, converter=converter))
         pos = match.end()
-    tail = path[pos:]
-    if "{" in tail or "}" in tail:
-        raise ValueError(f"malformed parameter in route path {path!r}")
-    pattern.append(re.escape(tail) + "$")
-    template.append(tail)
+    _add_literal(path, path[pos:], pattern, template, parts)
+    try:
+        regex = re.compile("".join(pattern))
+    except re.error as exc:
+        raise ValueError(f"route path {path!r} does not compile: {exc}") from None
     first = _PARAM.search(path)
     prefix = path[: first.start()] if first else path
     return CompiledPath(
-        path, re.compile("".join(pattern)), tuple(params), "".join(template), 0, prefix
+        path, regex, tuple(params), "".join(template), 0, prefix, tuple(p for p in parts if p)
     )
 
 
+def _add_literal(
+    path: str, literal: str, pattern: list[str], template: list[str], parts: list[str | Slot]
+) -> None:
+    if "{" in literal or "}" in literal:
+        raise ValueError(
+            f"malformed parameter in route path {path!r} near {literal!r}: "
+            "write {name} or {name:converter}"
+        )
+    pattern.append(re.escape(literal))
+    template.append(literal)
+    parts.append(quote(literal, safe=_LITERAL_SAFE))
+
+
 def _compile_regex(path: str) -> CompiledPath:
-    source = path if path.endswith("$") else path + "$"
+    body = path[1:] if path.startswith("^") else path
+    if body.endswith("$") and not body.endswith("\\$"):
+        body = body[:-1]
     try:
-        regex = re.compile(source if source.startswith("^") else "^" + source)
+        regex = re.compile(body)
     except re.error as exc:
         raise ValueError(f"route path {path!r} is not a valid regular expression: {exc}") from None
     named = tuple((name, DEFAULT_CONVERTERS["str"]) for name in regex.groupindex)
-    positional = regex.groups - len(named)
-    body = path[1:] if path.startswith("^") else path
+    positional = 0 if named else regex.groups  # Tornado: named groups win, all or nothing
     prefix = re.match(r"[^()\\^$*+?\[\]|.{]*", body).group(0)  # type: ignore[union-attr]
     if body[len(prefix) : len(prefix) + 1] in ("?", "*", "+", "{"):
         prefix = prefix[:-1]  # the quantifier makes the last character optional
     if "|" in body:
         prefix = ""  # a top-level alternative may start anywhere
-    return CompiledPath(path, regex, named, "", positional, prefix)
+    return CompiledPath(path, regex, named, "", positional, prefix, _regex_parts(body))
+
+
+def _regex_parts(body: str) -> tuple[str | Slot, ...] | None:
+    """Split a simple regex into literals and groups, or None when it is not simple.
+
+    Simple means: literal characters (escapes like ``\\.`` allowed) and top-level
+    groups without quantifiers, all named or all unnamed, none nested with captures.
+    """
+    parts: list[str | Slot] = []
+    literal: list[str] = []
+    position = 0
+    named = unnamed = False
+    i = 0
+    while i < len(body):
+        char = body[i]
+        if char == "\\":
+            escaped = body[i + 1 : i + 2]
+            if not escaped or escaped.isalnum():
+                return None  # \d, \w, \b...: a class, not a literal
+            literal.append(escaped)
+            i += 2
+        elif char == "(":
+            end = _group_end(body, i)
+            if end is None or body[end + 1 : end + 2] in ("?", "*", "+", "{"):
+                return None
+            inner = body[i + 1 : end]
+            key: str | int
+            if inner.startswith("?P<"):
+                key, _, inner = inner[3:].partition(">")
+                named = True
+            elif inner.startswith("?"):
+                return None
+            else:
+                key, position, unnamed = position, position + 1, True
+            try:
+                group = re.compile(inner)
+            except re.error:
+                return None
+            if group.groups:
+                return None
+            parts.append(quote("".join(literal), safe=_LITERAL_SAFE))
+            literal = []
+            parts.append(Slot(key, pattern=group))
+            i = end + 1
+        elif char in ".^$*+?{}[]|)":
+            return None
+        else:
+            literal.append(char)
+            i += 1
+    if named and unnamed:
+        return None
+    parts.append(quote("".join(literal), safe=_LITERAL_SAFE))
+    return tuple(p for p in parts if p)
+
+
+def _group_end(body: str, start: int) -> int | None:
+    """The index of the ``)`` closing the group opened at ``start``."""
+    depth = 0
+    in_class = False
+    i = start
+    while i < len(body):
+        char = body[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
 
 
 @dataclass(eq=False)
@@ -196,7 +389,17 @@ class Route:
             handler class, the methods it implements.
         name: the name for :meth:`Router.url_for`.
         kwargs: keyword arguments for a handler's ``initialize()``.
-        host: when set, the route matches only this host (a regex, anchored).
+        host: when set, the route matches only this host (a regex matched against the
+            whole host name, case-insensitively, without the port).
+        converters: the converters ``path`` may name.
+
+    Example::
+
+        Route("/items/{item_id:int}", show_item, name="item")
+
+    Raises:
+        ValueError: a bad path, method or host pattern.
+        TypeError: ``methods`` is a single string instead of a collection.
     """
 
     path: str
@@ -214,6 +417,8 @@ class Route:
 
     def __post_init__(self) -> None:
         self.compiled = compile_path(self.path, self.converters)
+        if isinstance(self.methods, str):
+            raise TypeError(f"methods must be a list of method names, got {self.methods!r}")
         methods = {m.upper() for m in (self.methods or ("GET",))}
         unknown = methods - set(METHODS)
         if unknown:
@@ -222,18 +427,24 @@ class Route:
             methods.add("HEAD")
         self.method_set = frozenset(methods)
         if self.host is not None:
-            self.host_regex = re.compile(self.host if self.host.endswith("$") else self.host + "$")
+            host = self.host[:-1] if self.host.endswith("$") else self.host
+            try:
+                self.host_regex = re.compile(host, re.IGNORECASE)
+            except re.error as exc:
+                raise ValueError(
+                    f"host {self.host!r} is not a valid regular expression: {exc}"
+                ) from None
 
     def match(self, path: str) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
         """Return (positional args, keyword params) when ``path`` matches, else None."""
         compiled = self.compiled
         if compiled.regex is None:
             return ((), {}) if path == compiled.source else None
-        found = compiled.regex.match(path)
+        found = compiled.regex.fullmatch(path)
         if found is None:
             return None
         if compiled.positional:
-            return tuple(found.groups()), {}
+            return found.groups(), {}
         params = found.groupdict()
         try:
             return (), {name: conv.to_python(params[name]) for name, conv in compiled.params}
@@ -241,47 +452,63 @@ class Route:
             return None
 
     def matches_host(self, host: str) -> bool:
-        return self.host_regex is None or self.host_regex.match(host) is not None
+        """True when the route has no host rule or ``host`` (no port) satisfies it."""
+        return self.host_regex is None or self.host_regex.fullmatch(host) is not None
 
     def url(self, *args: Any, **params: Any) -> str:
-        """Build this route's path from parameters.
+        """Build this route's path (percent-encoded) from parameters.
+
+        Example::
+
+            Route("/items/{id:int}", view).url(id=3)       # "/items/3"
+            Route(r"/item/(\\d+)", view).url(3)              # "/item/3"
 
         Raises:
-            ValueError: a parameter is missing, unexpected, or rejected by its converter.
+            ValueError: a parameter is missing, unexpected, or rejected by its converter
+                or group pattern, or the regex is too complex to reverse.
         """
         compiled = self.compiled
-        if compiled.regex is None:
-            if args or params:
-                raise ValueError(f"route {self.path!r} takes no parameters")
-            return compiled.source
-        if compiled.positional:
-            return _reverse_regex(compiled.source, args)
-        names = {name for name, _ in compiled.params}
-        missing = names - params.keys()
-        extra = params.keys() - names
-        if missing or extra or args:
-            raise ValueError(
-                f"route {self.path!r} takes parameters {sorted(names)}; "
-                f"missing {sorted(missing)}, unexpected {sorted(extra)}"
-            )
-        values = {name: conv.to_url(params[name]) for name, conv in compiled.params}
-        return compiled.template.format(**values)
+        if compiled.parts is None:
+            raise ValueError(f"route {self.path!r} is too complex to reverse")
+        slots = [part for part in compiled.parts if isinstance(part, Slot)]
+        if slots and isinstance(slots[0].key, int):
+            if params or len(args) != len(slots):
+                raise ValueError(
+                    f"route {self.path!r} takes {len(slots)} positional argument(s), "
+                    f"got {len(args)}" + (f" and unexpected {sorted(params)}" if params else "")
+                )
+            values: dict[Any, Any] = dict(enumerate(args))
+        else:
+            names = {slot.key for slot in slots}
+            missing = names - params.keys()
+            extra = params.keys() - names
+            if missing or extra or args:
+                raise ValueError(
+                    f"route {self.path!r} takes parameters {sorted(map(str, names))}; "
+                    f"missing {sorted(map(str, missing))}, unexpected {sorted(extra)}"
+                    + (f", and {len(args)} positional argument(s)" if args else "")
+                )
+            values = dict(params)
+        out: list[str] = []
+        for part in compiled.parts:
+            if isinstance(part, str):
+                out.append(part)
+            elif part.converter is not None:
+                out.append(part.converter.to_url(values[part.key]))
+            else:
+                out.append(_fill_group(self.path, part, values[part.key]))
+        return "".join(out)
 
 
-def _reverse_regex(pattern: str, args: tuple[Any, ...]) -> str:
-    """Fill the groups of a simple Tornado-style pattern with ``args``, in order."""
-    body = pattern.lstrip("^").rstrip("$")
-    pieces = re.split(r"\([^)]*\)", body)
-    if len(pieces) - 1 != len(args):
-        raise ValueError(f"route {pattern!r} takes {len(pieces) - 1} argument(s), got {len(args)}")
-    out = [pieces[0]]
-    for arg, piece in zip(args, pieces[1:], strict=True):
-        out.append(quote(str(arg), safe=""))
-        out.append(piece)
-    path = "".join(out).replace("\\", "")
-    if _REGEX_HINT.search(path.replace("?", "")):
-        raise ValueError(f"route {pattern!r} is too complex to reverse")
-    return path
+def _fill_group(path: str, slot: Slot, value: Any) -> str:
+    assert slot.pattern is not None
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    if slot.pattern.fullmatch(text) is None:
+        raise ValueError(
+            f"argument {slot.key!r} of route {path!r}: {text!r} does not match "
+            f"{slot.pattern.pattern!r}"
+        )
+    return quote(text, safe="")
 
 
 class NotFound(Exception):
@@ -310,6 +537,12 @@ class Router:
     Args:
         redirect_slashes: when a path fails to match but would match with its trailing
             slash added or removed, raise :class:`SlashRedirect` instead of NotFound.
+
+    Example::
+
+        router = Router()
+        router.add(Route("/items/{id:int}", show_item, name="item"))
+        route, args, params = router.resolve("GET", "/items/3")     # params == {"id": 3}
     """
 
     def __init__(self, *, redirect_slashes: bool = False) -> None:
@@ -320,6 +553,7 @@ class Router:
         self._unbucketed: list[Route] = []
         self._names: dict[str, Route] = {}
         self._frozen = False
+        self.has_host_routes = False
 
     def add(self, route: Route) -> Route:
         """Add ``route``; a name may be used once.
@@ -334,19 +568,26 @@ class Router:
             if route.name in self._names:
                 raise ValueError(f"a route named {route.name!r} already exists")
             self._names[route.name] = route
+        if route.host_regex is not None:
+            self.has_host_routes = True
         self.routes.append(route)
         compiled = route.compiled
         if compiled.is_static:
             self._static.setdefault(compiled.source, []).append(route)
+            return route
+        key = _bucket_key(compiled.prefix)
+        if key is None:
+            self._unbucketed.append(route)
+            for bucket in self._buckets.values():
+                bucket.append(route)
         else:
-            key = _bucket_key(compiled.prefix)
-            if key is None:
-                self._unbucketed.append(route)
-            else:
-                self._buckets.setdefault(key, []).append(route)
+            if key not in self._buckets:
+                self._buckets[key] = list(self._unbucketed)
+            self._buckets[key].append(route)
         return route
 
     def freeze(self) -> None:
+        """Refuse further :meth:`add` calls."""
         self._frozen = True
 
     @property
@@ -356,20 +597,25 @@ class Router:
     def resolve(
         self, method: str, path: str, host: str = ""
     ) -> tuple[Route, tuple[Any, ...], dict[str, Any]]:
-        """Find the route for a request.
+        """Find the route for a request: static paths first, then in registration order.
+
+        Args:
+            method: the request method, upper case.
+            path: the percent-decoded path.
+            host: the host name without the port (for routes with a host rule).
 
         Raises:
             NotFound: nothing matches the path.
             MethodNotAllowed: the path matches, the method does not.
             SlashRedirect: the path matches once its trailing slash is toggled.
         """
-        allowed: set[str] = set()
+        allowed: frozenset[str] = frozenset()
         for route, args, params in self._candidates(path, host):
             if method in route.method_set:
                 return route, args, params
             allowed |= route.method_set
         if allowed:
-            raise MethodNotAllowed(frozenset(allowed))
+            raise MethodNotAllowed(allowed)
         if self.redirect_slashes and path != "/":
             other = path[:-1] if path.endswith("/") else path + "/"
             for _ in self._candidates(other, host):
@@ -378,22 +624,20 @@ class Router:
 
     def _candidates(
         self, path: str, host: str
-    ) -> Iterable[tuple[Route, tuple[Any, ...], dict[str, Any]]]:
+    ) -> Iterator[tuple[Route, tuple[Any, ...], dict[str, Any]]]:
         static = self._static.get(path)
         if static is not None:
             for route in static:
-                if route.host_regex is None or route.matches_host(host):
+                if route.host_regex is None or route.host_regex.fullmatch(host):
                     yield route, (), {}
-        key = _first_segment(path)
-        for group in (self._buckets.get(key, ()), self._unbucketed):
-            for route in group:
-                if route.host_regex is not None and not route.matches_host(host):
-                    continue
-                found = route.match(path)
-                if found is not None:
-                    yield route, found[0], found[1]
+        for route in self._buckets.get(_first_segment(path), self._unbucketed):
+            if route.host_regex is not None and route.host_regex.fullmatch(host) is None:
+                continue
+            found = route.match(path)
+            if found is not None:
+                yield route, found[0], found[1]
 
-    def url_for(self, name: str, *args: Any, **params: Any) -> str:
+    def url_for(self, name: str, /, *args: Any, **params: Any) -> str:
         """The path of the route called ``name``, filled with ``params``.
 
         Raises:

@@ -1,0 +1,1035 @@
+"""RequestHandler: Tornado's handler class, so that a Tornado app ports by changing imports.
+
+Lifecycle of one request, as in Tornado::
+
+    Handler(app, request, **route_kwargs) → initialize(**route_kwargs)
+    → [form body parsed] → [XSRF check, unsafe methods] → [async get_current_user]
+    → prepare() → [data_received(chunk)…, with @stream_request_body] → get()/post()/…
+    → the response leaves → on_finish()
+
+Rules of operation:
+
+* ``prepare``, the verb method, ``data_received`` and ``on_finish`` may be ``async def``
+  (run on the loop) or plain ``def`` (run on the app's bounded thread pool, never on
+  the loop).
+* Output is buffered by :meth:`~RequestHandler.write` and goes out as one response
+  when the method returns, through the app's middleware like any response. A
+  handler that awaits :meth:`~RequestHandler.flush` streams instead: the head and
+  each flushed piece leave at once (chunked), and ``_execute`` returns ``Sent``.
+* A method may instead *return* a value (a Response, or str/bytes/dict/list as a
+  view would); cookies and headers set on the handler are added to it.
+* ``raise HTTPError(…)`` anywhere, or any other exception, becomes
+  :meth:`~RequestHandler.send_error` → :meth:`~RequestHandler.write_error`;
+  ``raise Finish()`` stops with what was written so far.
+* When the client goes away before the response is complete,
+  :meth:`~RequestHandler.on_connection_close` runs (then, with the server's default
+  cancel-on-disconnect, the handler is cancelled and ``on_finish`` does not run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import hmac
+import html
+import inspect
+import logging
+import re
+import secrets
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Generator
+from email.utils import format_datetime
+from http import HTTPStatus
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, overload
+from urllib.parse import quote, urlencode, urlsplit
+
+import msgspec
+
+from typhoon.http.errors import ClientDisconnected, ProtocolError
+from typhoon.web.app import to_response
+from typhoon.web.cookies import SameSite, format_set_cookie
+from typhoon.web.datastructures import MultiDict
+from typhoon.web.errors import HTTPError
+from typhoon.web.response import Response, Sent
+from typhoon.web.signing import (
+    TOKEN_BYTES,
+    create_signed_value,
+    decode_signed_value,
+    mask_token,
+    signed_value_key_version,
+    unmask_token,
+)
+
+if TYPE_CHECKING:
+    from typhoon.web.app import App
+    from typhoon.web.request import Request
+
+logger = logging.getLogger("typhoon.error")
+
+F = TypeVar("F", bound=Callable[..., Any])
+H = TypeVar("H", bound=type["RequestHandler"])
+D = TypeVar("D")
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
+_UNSAFE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_UNSAFE_HEADER_VALUE = re.compile(r"[\x00\r\n]")
+_NO_BODY_HEADERS = frozenset(("content-type", "content-encoding", "content-language"))
+_json_encode = msgspec.json.Encoder().encode
+
+
+class _Missing:
+    """The "no default" marker of the argument getters."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+_UNSET: Any = _Missing()
+
+
+class Finish(Exception):
+    """Stop handling the request; what was written so far is sent.
+
+    ``raise Finish(chunk)`` writes ``chunk`` first.
+
+    Example::
+
+        if cached is not None:
+            raise Finish(cached)
+    """
+
+
+class MissingArgumentError(HTTPError):
+    """A required argument is missing: 400 ``Missing argument <name>``.
+
+    Attributes:
+        arg_name: the name of the missing argument.
+    """
+
+    def __init__(self, arg_name: str) -> None:
+        super().__init__(400, f"Missing argument {arg_name}")
+        self.arg_name = arg_name
+
+
+class _Done:
+    """An awaitable that is already complete (what flush() returns in a worker thread)."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield  # pragma: no cover - makes this a generator
+
+
+class RequestHandler:
+    """Base class of Tornado-style handlers: subclass it and define ``get``, ``post``…
+
+    Attributes:
+        app: the App serving the request (``application`` is an alias, Tornado's name).
+        request: the :class:`~typhoon.web.request.Request`.
+        settings: ``app.settings``.
+        path_args: positional arguments from the route (Tornado regex groups).
+        path_kwargs: keyword arguments from the route (``{name:conv}`` parameters).
+
+    Example::
+
+        class MainHandler(RequestHandler):
+            def get(self) -> None:
+                self.write("Hello, world")
+
+        app = App([(r"/", MainHandler)])
+    """
+
+    SUPPORTED_METHODS: ClassVar[tuple[str, ...]] = _METHODS
+    _stream_request_body: ClassVar[bool] = False
+
+    def __init__(self, app: App, request: Request, **kwargs: Any) -> None:
+        self.app = self.application = app
+        self.request = request
+        self.settings: dict[str, Any] = app.settings
+        self.path_args: tuple[Any, ...] = ()
+        self.path_kwargs: dict[str, Any] = {}
+        self._status = 200
+        self._reason: str | None = None
+        self._headers: list[tuple[str, str]] = []
+        self._write_buffer: list[bytes] = []
+        self._cookies: dict[str, str] = {}
+        self._finished = False
+        self._headers_written = False
+        self._sent = False
+        self._flushing: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._current_user: Any = _UNSET
+        self._body_arguments: MultiDict[str] = MultiDict()
+        self._xsrf_token: str | None = None
+        self._close_tasks: set[asyncio.Task[Any]] = set()
+        self.clear()
+        self.initialize(**kwargs)
+
+    # -- the contract with App -----------------------------------------------------------
+
+    @classmethod
+    def implemented_methods(cls) -> frozenset[str]:
+        """The HTTP methods this class answers: those it defines (HEAD follows GET)."""
+        methods = {m for m in cls.SUPPORTED_METHODS if callable(getattr(cls, m.lower(), None))}
+        if "GET" in methods and "HEAD" in cls.SUPPORTED_METHODS:
+            methods.add("HEAD")
+        return frozenset(methods)
+
+    async def _execute(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Response:
+        """Run the lifecycle and return the response (``Sent`` if it was streamed)."""
+        self.path_args, self.path_kwargs = args, kwargs
+        self._loop = asyncio.get_running_loop()
+        register = getattr(self.request.exchange, "add_disconnect_callback", None)
+        if register is not None:  # an HTTP/1.1 exchange (the ASGI face may lack it)
+            register(self._client_gone)
+        returned: Response | None = None
+        try:
+            returned = await self._run(args, kwargs)
+        except Finish as stop:
+            if not self._finished:
+                self.finish(*stop.args[:1])
+        except ClientDisconnected:
+            self._finished = True  # nobody to answer: end quietly
+        except ProtocolError:
+            raise  # a broken body: the connection answers it
+        except Exception as exc:
+            self._handle_exception(exc)
+        response = await self._complete(returned)
+        if self._overrides("on_finish"):
+            try:
+                await self._call(self.on_finish)
+            except Exception:
+                logger.exception("exception in %s.on_finish()", type(self).__name__)
+        return response
+
+    async def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Response | None:
+        method = self.request.method
+        if not self._stream_request_body:
+            await self._load_body_arguments()
+        if method in _UNSAFE_METHODS and self.settings.get("xsrf_cookies"):
+            self.check_xsrf_cookie()
+        if (
+            self._current_user is _UNSET
+            and self._overrides("get_current_user")
+            and inspect.iscoroutinefunction(self.get_current_user)
+        ):
+            self._current_user = await self.get_current_user()
+        if self._overrides("prepare"):
+            await self._call(self.prepare)
+        if self._finished:
+            return None
+        if self._stream_request_body:
+            pieces = self.request.stream()
+            try:
+                async for piece in pieces:
+                    await self._call(self.data_received, piece)
+                    if self._finished:
+                        return None
+            finally:
+                close = getattr(pieces, "aclose", None)
+                if close is not None:
+                    await close()
+        name = method.lower()
+        if name == "head" and not callable(getattr(self, "head", None)):
+            name = "get"
+        value = await self._call(getattr(self, name), *args, **kwargs)  # the router checked it
+        if value is None:
+            return None
+        if self._finished or self._headers_written or self._write_buffer:
+            raise RuntimeError(
+                f"{type(self).__name__}.{name}() both wrote a response and returned one"
+            )
+        response = to_response(value)
+        if not isinstance(value, Response | tuple) and self._status != 200:
+            response.status = self._status  # set_status() then return {"id": 1}
+        return self._merge(response)
+
+    async def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Await an async method; run a plain one on the app's thread pool."""
+        if inspect.iscoroutinefunction(method):
+            return await method(*args, **kwargs)
+        value = await self.app.run_in_thread(functools.partial(method, *args, **kwargs))
+        if inspect.isawaitable(value):
+            value = await value
+        return value
+
+    def _overrides(self, name: str) -> bool:
+        """A subclass defines hook ``name`` (the default ones are skipped: no thread hop)."""
+        return getattr(type(self), name) is not getattr(RequestHandler, name)
+
+    async def _load_body_arguments(self) -> None:
+        if self.request.content_type not in _FORM_TYPES:
+            return  # JSON and the like are read by the handler itself
+        form = await self.request.form()  # files stay there; fields become body arguments
+        self._body_arguments = MultiDict(
+            (name, value) for name, value in form.multi_items() if isinstance(value, str)
+        )
+
+    def _merge(self, response: Response) -> Response:
+        """Add the handler's cookies and headers (those the response lacks) to it."""
+        present = {name.lower() for name, _ in response.raw_headers}
+        for name, value in self._headers:
+            if name.lower().encode("latin-1") not in present and name.lower() != "content-type":
+                response.add_header(name, value)
+        for cookie in self._cookies.values():
+            response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+        return response
+
+    async def _complete(self, returned: Response | None) -> Response:
+        """Build (or end) the response once the handler is done."""
+        self._finished = self._sent = True
+        if returned is not None:
+            return returned
+        if self._headers_written:
+            exchange = self.request.exchange
+            try:
+                if self._flushing is not None:
+                    await self._flushing
+                data = b"".join(self._write_buffer)
+                self._write_buffer.clear()
+                if data:
+                    await exchange.write(data)
+                await exchange.end()
+            except ClientDisconnected:
+                pass
+            return Sent(self._status)
+        response = Response(b"".join(self._write_buffer), self._status)
+        self._write_buffer.clear()
+        response.raw_headers = self._raw_headers()
+        return response
+
+    def _raw_headers(self) -> list[tuple[bytes, bytes]]:
+        bodiless = self._status < 200 or self._status in (204, 304)
+        raw = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in self._headers
+            if not (bodiless and name.lower() in _NO_BODY_HEADERS)
+        ]
+        raw.extend((b"set-cookie", cookie.encode("latin-1")) for cookie in self._cookies.values())
+        return raw
+
+    def _client_gone(self) -> None:
+        """The exchange's disconnect callback: tell the handler, unless it is done."""
+        if self._sent:
+            return
+        result = self.on_connection_close()
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            self._close_tasks.add(task)
+            task.add_done_callback(self._close_tasks.discard)
+
+    # -- lifecycle hooks -------------------------------------------------------------------
+
+    def _initialize(self, **kwargs: Any) -> None:
+        """Take the route's keyword arguments (``(path, Handler, {"db": db})``)."""
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}.initialize() got route arguments {sorted(kwargs)}; "
+                "define initialize() to take them"
+            )
+
+    # Typed as Callable[..., None] so that subclasses may take any keyword arguments.
+    initialize: Callable[..., None] = _initialize
+
+    def prepare(self) -> Awaitable[None] | None:
+        """Called before the verb method; may be ``async def``. Finishing here stops."""
+        return None
+
+    def on_finish(self) -> Awaitable[None] | None:
+        """Called after the response is complete (logging, cleanup); may be async."""
+        return None
+
+    def on_connection_close(self) -> Awaitable[None] | None:
+        """Called (on the loop) when the client goes away before the response is complete."""
+        return None
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        """Receive a piece of the body (with :func:`stream_request_body`); may be async."""
+        raise NotImplementedError(
+            f"{type(self).__name__} uses @stream_request_body but defines no data_received()"
+        )
+
+    def set_default_headers(self) -> None:
+        """Set headers every response of this handler starts with (called by clear())."""
+
+    # -- output ------------------------------------------------------------------------------
+
+    def set_status(self, status_code: int, reason: str | None = None) -> None:
+        """Set the response status (100-599); ``reason`` is shown in error pages.
+
+        Raises:
+            ValueError: not a status code.
+        """
+        if isinstance(status_code, bool) or not isinstance(status_code, int):
+            raise ValueError(f"status_code must be an int, got {status_code!r}")
+        if not 100 <= status_code <= 599:
+            raise ValueError(f"status_code must be 100-599, got {status_code!r}")
+        self._check_headers_open("set_status")
+        self._status = status_code
+        self._reason = reason
+
+    def get_status(self) -> int:
+        return self._status
+
+    def set_header(self, name: str, value: str | int | float | datetime.datetime) -> None:
+        """Set header ``name``, replacing earlier values.
+
+        Raises:
+            ValueError: the name is not a token, or the value holds CR, LF or NUL.
+        """
+        text = self._header_value(name, value)
+        self._check_headers_open("set_header")
+        self.clear_header(name)
+        self._headers.append((name, text))
+
+    def add_header(self, name: str, value: str | int | float | datetime.datetime) -> None:
+        """Add a value for header ``name``, keeping earlier ones."""
+        text = self._header_value(name, value)
+        self._check_headers_open("add_header")
+        self._headers.append((name, text))
+
+    def clear_header(self, name: str) -> None:
+        """Remove every value of header ``name``."""
+        key = name.lower()
+        self._headers = [(k, v) for k, v in self._headers if k.lower() != key]
+
+    def clear(self) -> None:
+        """Reset status, headers (to the defaults) and the unsent body; cookies stay."""
+        self._headers = [("content-type", "text/html; charset=utf-8")]
+        self._status = 200
+        self._reason = None
+        self._write_buffer = []
+        self.set_default_headers()
+
+    @staticmethod
+    def _header_value(name: str, value: str | int | float | datetime.datetime) -> str:
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"invalid header name {name!r}")
+        if isinstance(value, datetime.datetime):
+            when = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+            text = format_datetime(when.astimezone(datetime.UTC), usegmt=True)
+        elif isinstance(value, str):
+            text = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            text = str(value)
+        else:
+            raise TypeError(f"header {name!r}: unsupported value type {type(value).__name__}")
+        if _UNSAFE_HEADER_VALUE.search(text):
+            raise ValueError(f"unsafe value for header {name!r}: {text!r}")
+        try:
+            text.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(f"header {name!r}: the value must be Latin-1") from None
+        return text
+
+    def _check_headers_open(self, what: str) -> None:
+        if self._headers_written:
+            raise RuntimeError(f"{what}() called after the headers were sent by flush()")
+
+    def write(self, chunk: str | bytes | dict[str, Any]) -> None:
+        """Buffer ``chunk``: str (UTF-8), bytes, or a dict sent as JSON.
+
+        A dict sets ``Content-Type: application/json`` and must be the whole body.
+
+        Raises:
+            RuntimeError: called after finish().
+            TypeError: a list (a JSON array can be hijacked: wrap it in a dict), a dict
+                after other content, or any other type.
+
+        Example::
+
+            self.write({"id": 1, "tags": ["a"]})
+        """
+        if self._finished:
+            raise RuntimeError("write() called after finish()")
+        if isinstance(chunk, dict):
+            if self._write_buffer or self._headers_written:
+                raise TypeError("write() of a dict must be the only content of the response")
+            try:
+                data = _json_encode(chunk)
+            except (TypeError, msgspec.EncodeError) as exc:
+                raise TypeError(f"write() cannot encode the dict as JSON: {exc}") from None
+            self.set_header("content-type", "application/json")
+        elif isinstance(chunk, str):
+            data = chunk.encode()
+        elif isinstance(chunk, bytes | bytearray | memoryview):
+            data = bytes(chunk)
+        elif isinstance(chunk, list):
+            raise TypeError(
+                "write() does not accept lists (a top-level JSON array can be read by other "
+                "sites); write a dict instead"
+            )
+        else:
+            raise TypeError(f"write() takes str, bytes or dict, got {type(chunk).__name__}")
+        self._write_buffer.append(data)
+
+    def flush(self) -> Awaitable[None]:
+        """Send the headers (the first time) and what was written so far, chunked.
+
+        Await it for backpressure: it returns once the client has taken the data.
+        Called from a plain ``def`` method (a worker thread), it blocks until then.
+
+        Raises:
+            RuntimeError: called after finish().
+
+        Example::
+
+            for row in rows:
+                self.write(row)
+                await self.flush()
+        """
+        if self._finished:
+            raise RuntimeError("flush() called after finish()")
+        head: tuple[int, list[tuple[bytes, bytes]]] | None = None
+        if not self._headers_written:
+            head = (self._status, self._raw_headers())
+            self._headers_written = True
+        data = b"".join(self._write_buffer)
+        self._write_buffer.clear()
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("flush() called before the handler started")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._flushing = asyncio.ensure_future(self._send(self._flushing, head, data))
+            return self._flushing
+        future = asyncio.run_coroutine_threadsafe(self._send(self._flushing, head, data), loop)
+        try:
+            future.result()
+        finally:
+            self._flushing = None
+        return _Done()
+
+    async def _send(
+        self,
+        previous: Awaitable[None] | None,
+        head: tuple[int, list[tuple[bytes, bytes]]] | None,
+        data: bytes,
+    ) -> None:
+        """One flush, after the previous one (flushes not awaited still go out in order)."""
+        if previous is not None:
+            await previous
+        exchange = self.request.exchange
+        if head is not None:
+            exchange.start(*head)
+        await exchange.write(data)
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> None:
+        """End the response (after writing ``chunk``); it leaves when the method returns.
+
+        Raises:
+            RuntimeError: called twice.
+        """
+        if self._finished:
+            raise RuntimeError("finish() called twice")
+        if chunk is not None:
+            self.write(chunk)
+        self._finished = True
+
+    def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
+        """Redirect to ``url`` (302, or 301 when ``permanent``; any 3xx ``status``) and finish.
+
+        Raises:
+            RuntimeError: the headers were already sent.
+            ValueError: ``status`` is not 3xx, or the URL holds CR or LF.
+        """
+        if self._headers_written:
+            raise RuntimeError("redirect() called after the headers were sent by flush()")
+        if status is None:
+            status = 301 if permanent else 302
+        elif isinstance(status, bool) or not isinstance(status, int) or not 300 <= status <= 399:
+            raise ValueError(f"a redirect status must be 300-399, got {status!r}")
+        if "\r" in url or "\n" in url:
+            raise ValueError(f"invalid redirect url {url!r}")
+        self.set_status(status)
+        self.set_header("location", quote(url, safe="/:?#[]@!$&'()*+,;=%~-._"))
+        self.finish()
+
+    def render(self, template_name: str, **kwargs: Any) -> None:
+        """Render a template and finish with it.
+
+        The app's ``template_renderer`` setting (``(name, **namespace) -> str``) does the
+        rendering; the namespace holds :meth:`get_template_namespace` and ``kwargs``.
+
+        Raises:
+            RuntimeError: no template renderer is configured.
+        """
+        self.finish(self.render_string(template_name, **kwargs))
+
+    def render_string(self, template_name: str, **kwargs: Any) -> str:
+        """Render a template to a string (see :meth:`render`)."""
+        renderer = self.settings.get("template_renderer")
+        if renderer is None:
+            raise RuntimeError(
+                f"no template renderer configured: cannot render {template_name!r} "
+                "(set App(template_renderer=...) to a callable (name, **namespace) -> str)"
+            )
+        namespace = self.get_template_namespace()
+        namespace.update(kwargs)
+        text = renderer(template_name, **namespace)
+        if not isinstance(text, str):
+            raise TypeError(f"the template renderer returned {type(text).__name__}, not str")
+        return text
+
+    def get_template_namespace(self) -> dict[str, Any]:
+        """What templates see besides their arguments (Tornado's names)."""
+        return {
+            "handler": self,
+            "request": self.request,
+            "current_user": self.current_user,
+            "static_url": self.static_url,
+            "reverse_url": self.reverse_url,
+            "xsrf_form_html": self.xsrf_form_html,
+        }
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        """Replace the response with an error page made by :meth:`write_error`.
+
+        ``kwargs`` go to write_error; ``exc_info`` is the exception being reported.
+        After flush() the headers are gone: the response just ends.
+        """
+        if self._headers_written:
+            logger.error("cannot send a %d error after the headers were sent", status_code)
+            self._finished = True
+            return
+        self.clear()
+        reason = kwargs.get("reason")
+        exc_info = kwargs.get("exc_info")
+        if exc_info is not None and isinstance(exc_info[1], HTTPError):
+            reason = exc_info[1].reason
+            for name, value in exc_info[1].headers.items():
+                self.set_header(name, value)
+        self.set_status(status_code, reason)
+        self._finished = False  # an error after finish() replaces that response
+        try:
+            self.write_error(status_code, **kwargs)
+        except Exception:
+            logger.exception("exception in %s.write_error()", type(self).__name__)
+        self._finished = True
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Write the error page: a short HTML page; a traceback only with ``debug``.
+
+        Override it for custom error pages (JSON for an API, …).
+        """
+        reason = self._reason or _phrase(status_code)
+        title = html.escape(f"{status_code}: {reason}")
+        page = f"<!DOCTYPE html>\n<html><title>{title}</title><body><h1>{title}</h1>"
+        exc_info = kwargs.get("exc_info")
+        if exc_info is not None and (
+            self.settings.get("serve_traceback") or self.settings.get("debug")
+        ):
+            trace = "".join(traceback.format_exception(*exc_info))
+            page += f"<pre>{html.escape(trace)}</pre>"
+        self.finish(page + "</body></html>\n")
+
+    def _handle_exception(self, exc: Exception) -> None:
+        info: ExcInfo = (type(exc), exc, exc.__traceback__)
+        self.log_exception(*info)
+        if self._finished and not self._headers_written:
+            return  # already answered: the error came after finish()
+        status = exc.status if isinstance(exc, HTTPError) else 500
+        self.send_error(status, exc_info=info)
+
+    def log_exception(
+        self, typ: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        """Log an exception from the handler: HTTPErrors only with a log_message."""
+        if isinstance(value, HTTPError):
+            if value.log_message:
+                logger.warning("%d %s: %s", value.status, self._summary(), value.log_message)
+            return
+        logger.error("exception while handling %s", self._summary(), exc_info=(typ, value, tb))
+
+    def _summary(self) -> str:
+        return f"{self.request.method} {self.request.exchange.target.decode('latin-1')}"
+
+    # -- input -------------------------------------------------------------------------------
+
+    @overload
+    def get_argument(self, name: str, *, strip: bool = True) -> str: ...
+    @overload
+    def get_argument(self, name: str, default: D, strip: bool = True) -> str | D: ...
+
+    def get_argument(self, name: str, default: Any = MISSING, strip: bool = True) -> Any:
+        """The last value of argument ``name`` (query string, then form body).
+
+        Raises:
+            MissingArgumentError: absent and no default (400 ``Missing argument name``).
+            HTTPError: 400 if the value is not valid UTF-8.
+
+        Example::
+
+            page = int(self.get_argument("page", "1"))
+        """
+        values = self.get_arguments(name, strip)
+        return self._last(name, values, default)
+
+    def get_arguments(self, name: str, strip: bool = True) -> list[str]:
+        """Every value of argument ``name``, query string first, then form body."""
+        return self._clean(name, self.request.query, strip) + self._clean(
+            name, self._body_arguments, strip
+        )
+
+    @overload
+    def get_query_argument(self, name: str, *, strip: bool = True) -> str: ...
+    @overload
+    def get_query_argument(self, name: str, default: D, strip: bool = True) -> str | D: ...
+
+    def get_query_argument(self, name: str, default: Any = MISSING, strip: bool = True) -> Any:
+        """The last value of ``name`` in the query string (see :meth:`get_argument`)."""
+        return self._last(name, self.get_query_arguments(name, strip), default)
+
+    def get_query_arguments(self, name: str, strip: bool = True) -> list[str]:
+        return self._clean(name, self.request.query, strip)
+
+    @overload
+    def get_body_argument(self, name: str, *, strip: bool = True) -> str: ...
+    @overload
+    def get_body_argument(self, name: str, default: D, strip: bool = True) -> str | D: ...
+
+    def get_body_argument(self, name: str, default: Any = MISSING, strip: bool = True) -> Any:
+        """The last value of ``name`` in a form body (see :meth:`get_argument`)."""
+        return self._last(name, self.get_body_arguments(name, strip), default)
+
+    def get_body_arguments(self, name: str, strip: bool = True) -> list[str]:
+        return self._clean(name, self._body_arguments, strip)
+
+    @staticmethod
+    def _last(name: str, values: list[str], default: Any) -> Any:
+        if values:
+            return values[-1]
+        if default is MISSING:
+            raise MissingArgumentError(name)
+        return default
+
+    @staticmethod
+    def _clean(name: str, source: MultiDict[str], strip: bool) -> list[str]:
+        values = []
+        for value in source.getall(name):
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise HTTPError(400, f"Invalid unicode in argument {name}") from None
+            value = _CONTROL_CHARS.sub(" ", value)
+            values.append(value.strip() if strip else value)
+        return values
+
+    # -- cookies -----------------------------------------------------------------------------
+
+    def get_cookie(self, name: str, default: str | None = None) -> str | None:
+        """The value of cookie ``name`` the client sent, or ``default``."""
+        return self.request.cookies.get(name, default)
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str | bytes,
+        domain: str | None = None,
+        expires: float | datetime.datetime | None = None,
+        path: str = "/",
+        expires_days: float | None = None,
+        *,
+        max_age: int | None = None,
+        httponly: bool = True,
+        secure: bool = False,
+        samesite: SameSite | None = "lax",
+    ) -> None:
+        """Set a cookie (HttpOnly and SameSite=Lax unless told otherwise).
+
+        Args:
+            expires: a datetime or a POSIX timestamp; ``expires_days`` counts from now.
+
+        Raises:
+            ValueError: the name or value cannot be a cookie (see ``web.cookies``).
+        """
+        self._check_headers_open("set_cookie")
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        if expires_days is not None and expires is None:
+            expires = time.time() + expires_days * 86400
+        if isinstance(expires, int | float):
+            expires = datetime.datetime.fromtimestamp(expires, datetime.UTC)
+        self._cookies[name] = format_set_cookie(
+            name,
+            text,
+            max_age=max_age,
+            expires=expires,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+        )
+
+    def clear_cookie(self, name: str, path: str = "/", domain: str | None = None) -> None:
+        """Tell the client to delete cookie ``name`` (same path and domain as when set)."""
+        self.set_cookie(name, "", path=path, domain=domain, max_age=0, expires=0)
+
+    def clear_all_cookies(self, path: str = "/", domain: str | None = None) -> None:
+        """Delete every cookie the client sent."""
+        for name in self.request.cookies:
+            self.clear_cookie(name, path, domain)
+
+    def require_setting(self, name: str, feature: str = "this feature") -> Any:
+        """The setting ``name``, or a RuntimeError explaining that ``feature`` needs it."""
+        value = self.settings.get(name)
+        if not value:
+            raise RuntimeError(f"set App({name}=...) to use {feature}")
+        return value
+
+    def create_signed_value(self, name: str, value: str | bytes, version: int | None = None) -> str:
+        """Sign ``value`` for cookie ``name`` with ``cookie_secret`` (see ``web.signing``)."""
+        if version not in (None, 2):
+            raise ValueError(f"only signed value version 2 is written, got {version!r}")
+        secret = self.require_setting("cookie_secret", "signed cookies")
+        return create_signed_value(
+            secret, name, value, key_version=self.settings.get("key_version")
+        )
+
+    def set_signed_cookie(
+        self,
+        name: str,
+        value: str | bytes,
+        expires_days: float | None = 30,
+        version: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Set a cookie whose value is signed (the client can read it, not change it).
+
+        Example::
+
+            self.set_signed_cookie("user", str(user.id))
+        """
+        signed = self.create_signed_value(name, value, version)
+        self.set_cookie(name, signed, expires_days=expires_days, **kwargs)
+
+    def get_signed_cookie(
+        self,
+        name: str,
+        value: str | None = None,
+        max_age_days: float = 31,
+        min_version: int | None = None,
+    ) -> bytes | None:
+        """The verified value of a signed cookie; None if absent, tampered or expired.
+
+        Example::
+
+            user_id = self.get_signed_cookie("user")  # b"42" or None
+        """
+        secret = self.require_setting("cookie_secret", "signed cookies")
+        if value is None:
+            value = self.get_cookie(name)
+        return decode_signed_value(
+            secret, name, value, max_age_days=max_age_days, min_version=min_version
+        )
+
+    def get_signed_cookie_key_version(self, name: str, value: str | None = None) -> int | None:
+        """The key version a signed cookie claims (not verified), or None."""
+        self.require_setting("cookie_secret", "signed cookies")
+        return signed_value_key_version(self.get_cookie(name) if value is None else value)
+
+    set_secure_cookie = set_signed_cookie  # Tornado's older names
+    get_secure_cookie = get_signed_cookie
+    get_secure_cookie_key_version = get_signed_cookie_key_version
+
+    # -- users -------------------------------------------------------------------------------
+
+    @property
+    def current_user(self) -> Any:
+        """The user, from :meth:`get_current_user` (called once); None when anonymous."""
+        if self._current_user is _UNSET:
+            user = self.get_current_user()
+            if inspect.isawaitable(user):
+                if inspect.iscoroutine(user):
+                    user.close()
+                raise RuntimeError(
+                    "an async get_current_user() is awaited before prepare(); "
+                    "current_user cannot be read earlier"
+                )
+            self._current_user = user
+        return self._current_user
+
+    @current_user.setter
+    def current_user(self, value: Any) -> None:
+        self._current_user = value
+
+    def get_current_user(self) -> Any:
+        """Override to identify the user (may be ``async def``); None means anonymous."""
+        return None
+
+    def get_login_url(self) -> str | None:
+        """Where :func:`authenticated` sends anonymous users: ``settings["login_url"]``."""
+        login_url: str | None = self.settings.get("login_url")
+        return login_url
+
+    # -- URLs --------------------------------------------------------------------------------
+
+    def reverse_url(self, name: str, /, *args: Any, **kwargs: Any) -> str:
+        """The path of the route called ``name`` (``app.url_for``), inside any mount."""
+        return self.request.root_path + self.app.url_for(name, *args, **kwargs)
+
+    def static_url(self, path: str, include_host: bool | None = None, **kwargs: Any) -> str:
+        """The URL of static file ``path``, from the app's ``static_url`` setting.
+
+        Raises:
+            RuntimeError: static files are not configured for this app.
+        """
+        make_url = self.settings.get("static_url")
+        if not callable(make_url):
+            raise RuntimeError(
+                f"static_url({path!r}): static files are not configured for this app "
+                "(no 'static_url' setting)"
+            )
+        url = str(make_url(path, **kwargs))
+        if include_host:
+            url = f"{self.request.scheme}://{self.request.host}{url}"
+        return url
+
+    # -- XSRF --------------------------------------------------------------------------------
+
+    @property
+    def xsrf_token(self) -> str:
+        """The XSRF token for forms and headers, masked afresh for each request.
+
+        Reading it sets the XSRF cookie when the client has none (not HttpOnly, so
+        scripts can copy it into an ``X-XSRFToken`` header).
+        """
+        if self._xsrf_token is None:
+            raw = unmask_token(self.get_cookie(self._xsrf_cookie_name))
+            if raw is None:
+                raw = secrets.token_bytes(TOKEN_BYTES)
+                if not self._headers_written:
+                    options: dict[str, Any] = {"httponly": False}
+                    options.update(self.settings.get("xsrf_cookie_kwargs") or {})
+                    self.set_cookie(self._xsrf_cookie_name, mask_token(raw), **options)
+            self._xsrf_token = mask_token(raw)
+        return self._xsrf_token
+
+    @property
+    def _xsrf_cookie_name(self) -> str:
+        name: str = self.settings.get("xsrf_cookie_name") or "_xsrf"
+        return name
+
+    def xsrf_form_html(self) -> str:
+        """``<input type="hidden" name="_xsrf" value="…"/>`` for a form."""
+        return f'<input type="hidden" name="_xsrf" value="{html.escape(self.xsrf_token)}"/>'
+
+    def check_xsrf_cookie(self) -> None:
+        """Check that the ``_xsrf`` argument (or X-XSRFToken/X-CSRFToken header) matches
+        the XSRF cookie; done for every POST/PUT/PATCH/DELETE with ``xsrf_cookies=True``.
+
+        Raises:
+            HTTPError: 403 when the token is missing or does not match.
+        """
+        token = (
+            self.get_argument("_xsrf", None)
+            or self.request.headers.get("x-xsrftoken")
+            or self.request.headers.get("x-csrftoken")
+        )
+        if not token:
+            raise HTTPError(403, "'_xsrf' argument missing from POST")
+        sent = unmask_token(token)
+        expected = unmask_token(self.get_cookie(self._xsrf_cookie_name))
+        if sent is None or expected is None or not hmac.compare_digest(sent, expected):
+            raise HTTPError(403, "XSRF cookie does not match POST argument")
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def authenticated(method: F) -> F:
+    """Require a logged-in user for a verb method (sync or async).
+
+    An anonymous GET or HEAD is redirected to ``settings["login_url"]`` with
+    ``?next=<this url>``; anything else (or no login_url) is 403.
+
+    Example::
+
+        class Account(RequestHandler):
+            @authenticated
+            def get(self) -> None:
+                self.write(f"hello {self.current_user}")
+    """
+
+    def deny(handler: RequestHandler) -> None:
+        login_url = handler.get_login_url()
+        if handler.request.method not in ("GET", "HEAD") or not login_url:
+            raise HTTPError(403)
+        target = handler.request.exchange.target.decode("latin-1")
+        if urlsplit(login_url).scheme:
+            target = handler.request.url
+        separator = "&" if "?" in login_url else "?"
+        handler.redirect(login_url + separator + urlencode({"next": target}))
+
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def async_wrapper(self: RequestHandler, *args: Any, **kwargs: Any) -> Any:
+            if self.current_user is None:
+                deny(self)
+                return None
+            return await method(self, *args, **kwargs)
+
+        return cast(F, async_wrapper)
+
+    @functools.wraps(method)
+    def wrapper(self: RequestHandler, *args: Any, **kwargs: Any) -> Any:
+        if self.current_user is None:
+            deny(self)
+            return None
+        return method(self, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def stream_request_body(cls: H) -> H:
+    """Class decorator: hand the body to ``data_received(chunk)`` as it arrives.
+
+    Each piece goes to ``data_received`` (sync or async) after ``prepare`` and before
+    the verb method; ``get_body_argument`` sees nothing for such a handler.
+
+    Example::
+
+        @stream_request_body
+        class Upload(RequestHandler):
+            def prepare(self) -> None:
+                self.size = 0
+            def data_received(self, chunk: bytes) -> None:
+                self.size += len(chunk)
+            def put(self) -> None:
+                self.write(str(self.size))
+
+    Raises:
+        TypeError: ``cls`` is not a RequestHandler subclass.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, RequestHandler)):
+        raise TypeError(f"@stream_request_body decorates RequestHandler subclasses, got {cls!r}")
+    cls._stream_request_body = True
+    return cls
+
+
+__all__ = [
+    "MISSING",
+    "Finish",
+    "MissingArgumentError",
+    "RequestHandler",
+    "authenticated",
+    "stream_request_body",
+]
