@@ -1,12 +1,23 @@
-"""The demo app that ``make demo`` serves; it grows with every feature."""
+"""The demo app that ``make demo`` serves; it grows with every feature.
+
+- ``/``: this page;
+- ``/api/info``: a JSON endpoint (a Flask-style function view);
+- ``/tornado``: ``examples/tornado_hello.py``'s handler, a Tornado handler ported by imports;
+- ``/rest/items``: ``examples/rest_app.py``, a Flask-style REST API, mounted as a sub-app.
+"""
 
 from __future__ import annotations
 
 import platform
 
+from examples.rest_app import create_app as create_rest_app
+from examples.tornado_hello import MainHandler
 from typhoon import HTML, App, Request, __version__
+from typhoon.web.middleware import GZip, SecurityHeaders
 
-app = App()
+app = App(middleware=[SecurityHeaders(), GZip()])
+app.add_route("/tornado", MainHandler)
+app.mount("/rest", create_rest_app())
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -15,7 +26,11 @@ PAGE = """<!doctype html>
   <h1>typhoon {version}</h1>
   <p>A Python web framework and asynchronous networking engine.</p>
   <ul>
-    <li><a href="/api/info">/api/info</a> &mdash; a JSON endpoint</li>
+    <li><a href="/api/info">/api/info</a> &mdash; a JSON endpoint (a function view)</li>
+    <li><a href="/tornado">/tornado</a> &mdash; a Tornado-style <code>RequestHandler</code></li>
+    <li><a href="/rest/items">/rest/items</a> &mdash; a Flask-style REST API mounted at
+      <code>/rest</code>; try <code>curl -X POST -d '{{"name": "tea", "price": 3}}'
+      http://127.0.0.1:8000/rest/items</code></li>
   </ul>
 </body>
 </html>

@@ -78,7 +78,7 @@ def create_app() -> App:
         item = validate_item(await request.json())
         item_id = next(ids)
         items[item_id] = item
-        location = app.url_for("item", item_id=item_id)
+        location = request.root_path + app.url_for("item", item_id=item_id)
         return JSON({"id": item_id, **item}, status=201, headers={"location": location})
 
     @app.get("/items/{item_id:int}", name="item")
