@@ -256,7 +256,10 @@ CHUNKED_HEAD = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\
 async def test_bad_chunk_framing_is_400(chunk: int | None, body: bytes) -> None:
     app, transport = await _send(CHUNKED_HEAD + body, chunk)
     _assert_refused(transport, 400)
-    assert app.calls == []
+    if chunk is None:
+        assert app.calls == []
+    # Fed in pieces, the head completes in an earlier read than the bad chunk, so the
+    # handler has started (and is cancelled); the answer is the 400 all the same.
 
 
 @pytest.mark.parametrize("chunk", [None, 1, 2, 7])
@@ -435,7 +438,10 @@ async def test_bad_chunked_body_pipelined_after_good_one_answers_good_then_400(
     assert (good.status, good.body) == (200, b"")
     assert bad.status == 400
     assert bad.header("connection") == "close"
-    assert app.calls == [("GET", b"/good")]
+    # Fed in pieces, the POST head completes before its bad chunk arrives, so its
+    # handler starts (and is cancelled); whole, it never starts.
+    assert app.calls[0] == ("GET", b"/good")
+    assert app.calls[1:] == ([] if chunk is None else [("POST", b"/")])
     assert transport.closed
 
 

@@ -604,11 +604,11 @@ async def test_abort_busy_connection_cancels_handler_and_aborts(chunk: int | Non
 async def test_eof_after_full_request_returns_true_and_response_is_written(
     chunk: int | None,
 ) -> None:
-    app = Waits()
-    app.go.set()
+    app = Waits()  # the handler waits, so the request is still in flight at EOF
     protocol, transport = connect(app)
     feed(protocol, GET, chunk)
     assert protocol.eof_received() is True
+    app.go.set()
     await settle()
     [response] = parse_responses(bytes(transport.written))
     assert (response.status, response.body) == (200, b"late")
@@ -636,11 +636,11 @@ async def test_eof_while_handler_runs_returns_true_and_response_is_written(
 
 @pytest.mark.parametrize("chunk", [None, 1, 2, 7])
 async def test_eof_after_pipelined_requests_answers_all_then_closes(chunk: int | None) -> None:
-    app = Waits()
-    app.go.set()
+    app = Waits()  # the first handler waits, so all three are in flight at EOF
     protocol, transport = connect(app)
     feed(protocol, GET + GET + GET, chunk)
     assert protocol.eof_received() is True
+    app.go.set()
     await settle()
     responses = parse_responses(bytes(transport.written))
     assert [r.status for r in responses] == [200, 200, 200]

@@ -589,15 +589,23 @@ async def test_request_body_ignored_by_app_but_complete_keeps_connection(
 
 
 @pytest.mark.parametrize("chunk", [None, 1, 2, 7])
-async def test_request_body_ignored_by_app_and_incomplete_closes(chunk: int | None) -> None:
+async def test_request_body_ignored_by_app_and_incomplete_is_discarded_and_kept_alive(
+    chunk: int | None,
+) -> None:
     app = Fixed()
     protocol, transport = connect(app)
     feed(protocol, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhe", chunk)
     await settle()
-    [response] = parse_responses(bytes(transport.written))
-    assert response.status == 200
-    assert response.header("connection") == "close"
-    assert transport.closed
+    [response] = parse_responses(transport.take())
+    assert (response.status, response.header("connection")) == (200, None)
+    assert not transport.closed
+    # The rest of the body is read and dropped; the next request is answered.
+    feed(protocol, b"llo" + GET, chunk)
+    await settle()
+    [after] = parse_responses(transport.take())
+    assert after.status == 200
+    assert app.calls == 2
+    assert not transport.closed
 
 
 # -- flow control: streamed responses -----------------------------------------------------

@@ -627,7 +627,9 @@ def test_client_endless_stream_is_held_back_by_flow_control() -> None:
         # at most ~64 KiB in the transport and ~64 KiB taken by the client, not forever
         assert 0 < produced < 140
         response.close()
-        assert progress.produced == produced
+        # What the client already took may be refilled once; then the stream stops.
+        assert progress.produced < produced + 70
+        assert progress.closed == ["endless"]
 
 
 # -- errors, timeouts, lifespan -----------------------------------------------------------------

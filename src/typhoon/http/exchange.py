@@ -19,7 +19,15 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import IO, TYPE_CHECKING, Protocol
 
 from typhoon.http.errors import ClientDisconnected
-from typhoon.http.writer import LAST_CHUNK, check_header, chunk, has_no_body, status_line
+from typhoon.http.writer import (
+    FRAMING_HEADERS,
+    LAST_CHUNK,
+    check_header,
+    chunk,
+    has_no_body,
+    header_name,
+    status_line,
+)
 
 if TYPE_CHECKING:
     from typhoon.http.state import ServerState
@@ -80,6 +88,7 @@ class Exchange:
         "_chunks",
         "_conn",
         "_continue_sent",
+        "_discarding",
         "_disconnect_callbacks",
         "_ended",
         "_framing",
@@ -143,6 +152,7 @@ class Exchange:
         self._buffered = 0
         self.body_received = 0
         self._body_complete = not has_body
+        self._discarding = False
         self._body_error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._continue_sent = False
@@ -172,10 +182,23 @@ class Exchange:
         return self._buffered
 
     def feed_body(self, data: bytes) -> None:
+        self.body_received += len(data)
+        if self._discarding:
+            return
         self._chunks.append(data)
         self._buffered += len(data)
-        self.body_received += len(data)
         self._wake()
+
+    def discard_body(self) -> None:
+        """Drop what is buffered and what is still to come (the response is done)."""
+        self._discarding = True
+        self._chunks.clear()
+        self._buffered = 0
+
+    @property
+    def awaiting_continue(self) -> bool:
+        """The client waits for ``100 Continue`` that was never sent: its body may not come."""
+        return self.expect_continue and not self._continue_sent and not self._body_complete
 
     def end_body(self) -> None:
         self._body_complete = True
@@ -423,16 +446,18 @@ class Exchange:
         ``body_length`` is the length of a one-piece body, or None for a stream.
         """
         parts = [status_line(status)]
-        # A whole response sent before the request body arrived ends the connection:
-        # the rest of the body may never come (a client waiting for 100 Continue).
-        keep_alive = self._conn.may_keep_alive(self) and (
-            body_length is None or self._body_complete
-        )
+        # A client still waiting for 100 Continue may never send its body, so the
+        # connection cannot be reused; any other unread body is discarded in turn.
+        keep_alive = self._conn.may_keep_alive(self) and not self.awaiting_continue
         declared: int | None = None
         own_date = own_server = False
         for name, value in headers:
-            check_header(name, value)
-            lname = name.lower()
+            lname = header_name(name)
+            if b"\r" in value or b"\n" in value or b"\x00" in value:
+                check_header(name, value)  # raises, naming the header
+            if lname not in FRAMING_HEADERS:
+                parts += (name, b": ", value, b"\r\n")
+                continue
             if lname == b"content-length":
                 if not value.isdigit():
                     raise ValueError(f"invalid Content-Length {value!r}")
@@ -448,7 +473,7 @@ class Exchange:
                 own_date = True
             elif lname == b"server":
                 own_server = True
-            parts.append(name + b": " + value + b"\r\n")
+            parts += (name, b": ", value, b"\r\n")
 
         if has_no_body(status):
             framing = Framing.NONE

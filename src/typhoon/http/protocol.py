@@ -18,17 +18,25 @@ Theory of operation
   or the pipeline is full; it resumes as the application catches up.
 * Timers: the head must arrive within ``header_timeout_s`` of its first byte (or of
   the connection); a body may not stall for ``body_timeout_s``; an idle keep-alive
-  connection closes after ``keep_alive_timeout_s``.
+  connection closes after ``keep_alive_timeout_s``. One deadline per connection holds
+  whichever applies (``_phase``); a single timer, re-armed only when it fires, checks
+  it, so a request costs a clock read rather than a scheduled callback.
+* Handlers start once ``feed_data`` returns (never inside a parser callback). The
+  handler coroutine is driven one step inline; only if it suspends does it become a
+  Task, so a handler that answers without awaiting costs no Task at all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import enum
 import logging
 import time
 from collections import deque
+from collections.abc import Coroutine, Generator
 from http import HTTPStatus
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from typhoon.http.app_api import Application
 from typhoon.http.errors import ClientDisconnected, ProtocolError
@@ -49,6 +57,9 @@ from typhoon.net.clock import Clock, TimerHandle
 logger = logging.getLogger("typhoon.error")
 
 _INTERNAL_ERROR_BODY = b"500 Internal Server Error\n"
+_METHOD_NAMES = {
+    m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+}
 _INTERNAL_ERROR_HEADERS = ((b"content-type", b"text/plain; charset=utf-8"),)
 
 
@@ -59,6 +70,53 @@ class _Stop:
 
     def __init__(self, error: ProtocolError | None) -> None:
         self.error = error
+
+
+class _Phase(enum.Enum):
+    """Which deadline the connection's timer is watching."""
+
+    NONE = "no deadline (a handler is running)"
+    HEADER = "the request head must complete"
+    BODY = "the request body must not stall"
+    IDLE = "keep-alive: the next request must start"
+
+
+_HANDED_OVER: Any = object()
+
+
+class _Resume(Coroutine[Any, Any, None]):
+    """The rest of a coroutine that was driven its first step outside any Task.
+
+    A Task drives this object in place of the coroutine: its first ``send`` returns
+    the future the coroutine is waiting on, then every ``send`` and ``throw`` goes
+    straight through. A cancellation that arrives before the Task's first step is
+    thrown into the coroutine too, so the handler's error boundary always runs.
+    """
+
+    __slots__ = ("_coro", "_pending")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], pending: Any) -> None:
+        self._coro = coro
+        self._pending = pending
+
+    def send(self, value: Any) -> Any:
+        pending = self._pending
+        if pending is not _HANDED_OVER:
+            self._pending = _HANDED_OVER
+            return pending
+        return self._coro.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        self._pending = _HANDED_OVER
+        if val is None and tb is None:
+            return self._coro.throw(typ)
+        return self._coro.throw(typ, val, tb)  # pragma: no cover - legacy signature
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        return (yield from self._coro.__await__())  # pragma: no cover - Tasks use send()
 
 
 class HTTPProtocol(asyncio.Protocol):
@@ -97,12 +155,12 @@ class HTTPProtocol(asyncio.Protocol):
         self._expect: bytes | None = None
         self._upgrade: bytes | None = None
         self._receiving: Exchange | None = None
-        self._last_body_at = 0.0
 
         # handling
         self._current: Exchange | None = None
         self._task: asyncio.Task[None] | None = None
-        self._task_running = False
+        self._stepping = False
+        self._context = contextvars.copy_context()
         self._pipeline: deque[Exchange | _Stop] = deque()
 
         # connection
@@ -113,8 +171,13 @@ class HTTPProtocol(asyncio.Protocol):
         self._draining = False
         self._eof = False
         self._closed = False
-        self._read_timer: TimerHandle | None = None
-        self._idle_timer: TimerHandle | None = None
+        self._phase = _Phase.NONE
+        self._deadline = 0.0
+        self._timer: TimerHandle | None = None
+        limits = self._limits
+        self._timer_step = min(
+            limits.header_timeout_s, limits.body_timeout_s, limits.keep_alive_timeout_s
+        )
 
     # -- asyncio callbacks -------------------------------------------------------------
 
@@ -125,9 +188,8 @@ class HTTPProtocol(asyncio.Protocol):
         self._client = _address(transport.get_extra_info("peername"))
         self._server = _address(transport.get_extra_info("sockname"))
         self.state.connections.add(self)
-        self._read_timer = self._clock.call_later(
-            self._limits.header_timeout_s, self._on_header_timeout
-        )
+        self._context = contextvars.copy_context()
+        self._watch(_Phase.HEADER, self._limits.header_timeout_s)
 
     def data_received(self, data: bytes) -> None:
         if self._read_stopped:
@@ -142,13 +204,16 @@ class HTTPProtocol(asyncio.Protocol):
             self._stop_reading()
         except HttpParserError as exc:
             self._fail(protocol_error_from(exc))
-            return
-        # The target is checked exactly as it arrives (414, in on_url); the guard covers
-        # the rest of the head, which llhttp buffers until a whole field has arrived.
-        if self._in_head and self._head_guard - len(self._url) > self._limits.max_head_bytes:
-            self._fail(
-                ProtocolError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large")
-            )
+        else:
+            # The target is checked exactly as it arrives (414, in on_url); the guard
+            # covers the rest of the head, which llhttp buffers until a field is whole.
+            if self._in_head and self._head_guard - len(self._url) > self._limits.max_head_bytes:
+                error = ProtocolError(
+                    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large"
+                )
+                self._fail(error)
+        if self._current is None and self._pipeline:
+            self._next()
 
     def eof_received(self) -> bool | None:
         self._eof = True
@@ -202,13 +267,8 @@ class HTTPProtocol(asyncio.Protocol):
         self._transfer_encoding = None
         self._expect = None
         self._upgrade = None
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-        if self._read_timer is None:
-            self._read_timer = self._clock.call_later(
-                self._limits.header_timeout_s, self._on_header_timeout
-            )
+        if self._phase is not _Phase.HEADER:
+            self._watch(_Phase.HEADER, self._limits.header_timeout_s)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -243,15 +303,14 @@ class HTTPProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
+        self._phase = _Phase.NONE
         parser = self._parser
         limits = self._limits
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
             raise ProtocolError(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, "HTTP version not supported")
-        method = parser.get_method().decode("ascii")
+        raw_method = parser.get_method()
+        method = _METHOD_NAMES.get(raw_method) or raw_method.decode("ascii")
         if method == "CONNECT":
             raise ProtocolError(HTTPStatus.METHOD_NOT_ALLOWED, "CONNECT is not supported")
         check_host(self._hosts, version)
@@ -288,11 +347,9 @@ class HTTPProtocol(asyncio.Protocol):
         if has_body:
             self._receiving = exchange
             if not exchange.expect_continue:
-                self._arm_body_timer()
-        if self._current is None and not self._pipeline:
-            self._begin(exchange)
-        else:
-            self._pipeline.append(exchange)
+                self._watch(_Phase.BODY, limits.body_timeout_s)
+        self._pipeline.append(exchange)  # started once feed_data returns
+        if self._waiting() >= limits.max_pipeline_depth:
             self._update_reading()
 
     def on_body(self, body: bytes) -> None:
@@ -301,7 +358,8 @@ class HTTPProtocol(asyncio.Protocol):
         if exchange.body_received + len(body) > self._limits.max_body_bytes:
             raise ProtocolError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large")
         exchange.feed_body(body)
-        self._last_body_at = self._clock.time()
+        if self._phase is _Phase.BODY:
+            self._deadline = self._clock.time() + self._limits.body_timeout_s
         if exchange.buffered >= self._limits.read_high_water_bytes and not self._reading_paused:
             self._update_reading()
 
@@ -311,22 +369,39 @@ class HTTPProtocol(asyncio.Protocol):
         if exchange is not None:
             self._receiving = None
             exchange.end_body()
-            if self._read_timer is not None:
-                self._read_timer.cancel()
-                self._read_timer = None
+            if self._phase is _Phase.BODY:
+                self._phase = _Phase.NONE
             if self._reading_paused:
                 self._update_reading()  # a complete body no longer holds reading back
+            if self._current is None and not self._pipeline and not self._read_stopped:
+                self._watch(_Phase.IDLE, self._limits.keep_alive_timeout_s)  # answered early
 
     # -- handling ----------------------------------------------------------------------
 
     def _begin(self, exchange: Exchange) -> None:
+        """Run the handler of ``exchange``: one step inline, a Task only if it waits.
+
+        A handler that completes inline may start the next pipelined one (through
+        ``_finish``); that one is picked up by this loop rather than by recursion.
+        """
         self._current = exchange
-        self._task_running = False
-        self._task = self._loop.create_task(self._handle(exchange))
+        if self._stepping:
+            return
+        self._stepping = True
+        try:
+            while (current := self._current) is not None and self._task is None:
+                context = self._context.copy()
+                coro = self._handle(current)
+                try:
+                    pending = context.run(coro.send, None)
+                except StopIteration:
+                    continue  # done; _finish moved _current on (or cleared it)
+                self._task = self._loop.create_task(_Resume(coro, pending), context=context)
+        finally:
+            self._stepping = False
 
     async def _handle(self, exchange: Exchange) -> None:
         """Run the application on one exchange; the per-request error boundary."""
-        self._task_running = True
         try:
             if isinstance(exchange.body_error, ProtocolError):
                 raise exchange.body_error  # the body broke before the handler could start
@@ -380,29 +455,33 @@ class HTTPProtocol(asyncio.Protocol):
             _log_access(exchange)
         if self._closed:
             return
-        if not exchange.response_keep_alive or not exchange.body_complete:
+        if not exchange.response_keep_alive or exchange.awaiting_continue:
             self._transport.close()
             return
+        if not exchange.body_complete:
+            exchange.discard_body()  # answered early: read the rest of the body and drop it
+            if self._reading_paused:
+                self._update_reading()
         self._next()
 
     def _next(self) -> None:
         """Start the next pipelined exchange, act on a stop, or wait for input."""
         if self._pipeline:
             item = self._pipeline.popleft()
-            self._update_reading()
             if isinstance(item, _Stop):
                 self._close_with(item.error)
             elif isinstance(item.body_error, ProtocolError):
                 self._close_with(item.body_error)
             else:
+                self._current = item  # counted as in hand before reading is reconsidered
+                if self._reading_paused:
+                    self._update_reading()
                 self._begin(item)
             return
         if self._read_stopped or self._draining:
             self._transport.close()
         elif not self._in_message:
-            self._idle_timer = self._clock.call_later(
-                self._limits.keep_alive_timeout_s, self._on_idle_timeout
-            )
+            self._watch(_Phase.IDLE, self._limits.keep_alive_timeout_s)
 
     # -- failing, stopping, closing ----------------------------------------------------
 
@@ -412,13 +491,11 @@ class HTTPProtocol(asyncio.Protocol):
         self._stop_reading()
         if receiving is not None and error is not None:
             receiving.fail_body(error)
-            if receiving is self._current and not receiving.response_started:
-                assert self._task is not None
-                # Answer the error now; the handler cannot succeed. A task cancelled
-                # before its first step would never run _handle, so one that has not
-                # started yet finds the error itself.
-                if self._task_running:
-                    self._task.cancel()
+            # Answer the error now; the handler cannot succeed. (A handler that has not
+            # started yet finds the error itself when its turn comes.)
+            task = self._task
+            if receiving is self._current and not receiving.response_started and task:
+                task.cancel()
         elif self._current is None and not self._pipeline:
             self._close_with(error)
         else:
@@ -428,9 +505,8 @@ class HTTPProtocol(asyncio.Protocol):
         self._read_stopped = True
         self._receiving = None
         self._in_head = False
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
+        if self._phase is _Phase.HEADER or self._phase is _Phase.BODY:
+            self._phase = _Phase.NONE
         self._update_reading()
 
     def _close_with(self, error: ProtocolError | None) -> None:
@@ -450,49 +526,57 @@ class HTTPProtocol(asyncio.Protocol):
             self._transport.abort()
 
     def _cancel_timers(self) -> None:
-        for timer in (self._read_timer, self._idle_timer):
-            if timer is not None:
-                timer.cancel()
-        self._read_timer = self._idle_timer = None
+        self._phase = _Phase.NONE
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     # -- timers ------------------------------------------------------------------------
 
-    def _on_header_timeout(self) -> None:
-        self._read_timer = None
-        self._fail(None)  # slowloris: close without a word, after what is in flight
+    def _watch(self, phase: _Phase, timeout_s: float) -> None:
+        """Set the deadline for ``phase``; arm the timer if none is pending.
 
-    def _arm_body_timer(self) -> None:
-        self._last_body_at = self._clock.time()
-        if self._read_timer is None:
-            self._read_timer = self._clock.call_later(
-                self._limits.body_timeout_s, self._on_body_timeout
-            )
+        The timer never fires later than ``_timer_step`` (the shortest timeout) after
+        it was armed, so a pending timer is always early enough for a new deadline.
+        """
+        self._phase = phase
+        self._deadline = self._clock.time() + timeout_s
+        if self._timer is None:
+            self._timer = self._clock.call_later(min(timeout_s, self._timer_step), self._on_timer)
 
-    def _on_body_timeout(self) -> None:
-        self._read_timer = None
-        if self._receiving is None:
+    def _on_timer(self) -> None:
+        self._timer = None
+        phase = self._phase
+        if phase is _Phase.NONE or self._closed:
             return
-        timeout = self._limits.body_timeout_s
-        idle = self._clock.time() - self._last_body_at
-        if idle < timeout or self._reading_paused:
-            # Data came in since the timer was set, or the application is the slow one.
-            delay = timeout if self._reading_paused else timeout - idle
-            self._read_timer = self._clock.call_later(delay, self._on_body_timeout)
+        now = self._clock.time()
+        if phase is _Phase.BODY and self._reading_paused:
+            self._deadline = now + self._limits.body_timeout_s  # the application is slow
+        remaining = self._deadline - now
+        if remaining > 0:
+            self._timer = self._clock.call_later(min(remaining, self._timer_step), self._on_timer)
             return
-        self._fail(ProtocolError(HTTPStatus.REQUEST_TIMEOUT, "request body not received in time"))
-
-    def _on_idle_timeout(self) -> None:
-        self._idle_timer = None
-        if self._current is None and not self._in_message:
-            self._transport.close()
+        self._phase = _Phase.NONE
+        if phase is _Phase.HEADER:
+            self._fail(None)  # slowloris: close without a word, after what is in flight
+        elif phase is _Phase.BODY:
+            error = ProtocolError(HTTPStatus.REQUEST_TIMEOUT, "request body not received in time")
+            self._fail(error)
+        elif self._current is None and not self._in_message:
+            self._transport.close()  # keep-alive idle
 
     # -- flow control --------------------------------------------------------------------
+
+    def _waiting(self) -> int:
+        """Requests received that wait behind the one being handled (or about to be)."""
+        queued = len(self._pipeline)
+        return queued if self._current is not None or not queued else queued - 1
 
     def _update_reading(self) -> None:
         receiving = self._receiving
         pause = (
             self._read_stopped
-            or len(self._pipeline) >= self._limits.max_pipeline_depth
+            or self._waiting() >= self._limits.max_pipeline_depth
             or (receiving is not None and receiving.buffered >= self._limits.read_high_water_bytes)
         )
         if pause == self._reading_paused or self._closed or self._transport.is_closing():
@@ -501,7 +585,8 @@ class HTTPProtocol(asyncio.Protocol):
         if pause:
             self._transport.pause_reading()
         else:
-            self._last_body_at = self._clock.time()  # a stall is counted from here
+            if self._phase is _Phase.BODY:  # a stall is counted from here
+                self._deadline = self._clock.time() + self._limits.body_timeout_s
             self._transport.resume_reading()
 
     # -- the Connection interface used by Exchange ---------------------------------------
@@ -511,13 +596,16 @@ class HTTPProtocol(asyncio.Protocol):
             self._transport.write(data)
 
     async def drain(self) -> None:
-        if self._closed:
+        """Wait while the client is slow; raise once the connection is going away."""
+        if self._closed or self._transport.is_closing():
             raise ClientDisconnected()
         if not self._writing_paused:
             return
         waiter = self._loop.create_future()
         self._drain_waiters.append(waiter)
         await waiter
+        if self._transport.is_closing():
+            raise ClientDisconnected()
 
     async def sendfile(self, file: IO[bytes], offset: int, count: int) -> int | None:
         """Send file bytes with the OS's sendfile; None when this transport cannot.
@@ -547,7 +635,7 @@ class HTTPProtocol(asyncio.Protocol):
     def send_continue(self, exchange: Exchange) -> None:
         if exchange is self._receiving and not self._read_stopped:
             self.write(CONTINUE_RESPONSE)
-            self._arm_body_timer()
+            self._watch(_Phase.BODY, self._limits.body_timeout_s)
 
     def may_keep_alive(self, exchange: Exchange) -> bool:
         if not exchange.keep_alive or self._draining:

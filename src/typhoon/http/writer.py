@@ -29,6 +29,31 @@ _is_token = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
 _has_forbidden = re.compile(rb"[\x00\r\n]").search
 
 
+# Headers the server sets or interprets itself; every other name is copied through.
+FRAMING_HEADERS = frozenset(
+    (b"content-length", b"transfer-encoding", b"connection", b"date", b"server")
+)
+
+_NAMES: dict[bytes, bytes] = {}  # validated header name -> lower-cased name
+_NAMES_MAX = 4096  # a bounded cache: applications use a small, fixed set of names
+
+
+def header_name(name: bytes) -> bytes:
+    """Validate a response header name once and return it lower-cased.
+
+    Raises:
+        ValueError: the name is not a token.
+    """
+    lower = _NAMES.get(name)
+    if lower is None:
+        if not _is_token(name):
+            raise ValueError(f"invalid response header name {name!r}")
+        lower = name.lower()
+        if len(_NAMES) < _NAMES_MAX:
+            _NAMES[name] = lower
+    return lower
+
+
 def status_line(status: int) -> bytes:
     """Return ``HTTP/1.1 <status> <phrase>\\r\\n``; unregistered codes get no phrase."""
     line = STATUS_LINES.get(status)

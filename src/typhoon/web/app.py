@@ -563,7 +563,10 @@ class App(_Routes):
             except Exception as exc:  # raised by middleware itself
                 response = await self.handle_exception(request, exc)
             if not exchange.response_started:
-                await response.send(exchange)
+                if type(response).send is _PLAIN_SEND:  # a whole body: skip a coroutine
+                    exchange.respond(response.status, response.raw_headers, response.body)
+                else:
+                    await response.send(exchange)
         finally:
             if "_form" in request.__dict__:
                 await request.close()  # uploaded files, even if the view left them open
@@ -602,8 +605,7 @@ class App(_Routes):
             for prefix, sub in self.mounts:
                 path = request.path
                 if path == prefix or path.startswith(prefix + "/"):
-                    request.root_path += prefix
-                    request.__dict__.pop("path", None)
+                    request.enter_mount(prefix)
                     request.app = sub
                     return await cast(CallNext, sub._chain)(request)
             raise HTTPError(404) from None
@@ -612,9 +614,9 @@ class App(_Routes):
         except SlashRedirect:
             return self._slash_redirect(request)
         request.path_params = params
-        request.__dict__["route"] = route
+        request.route = route
         call = self._route_calls[id(route)]
-        request.__dict__["route_args"] = args
+        request.route_args = args
         return await call(request)
 
     def _slash_redirect(self, request: Request) -> Response:
@@ -636,23 +638,21 @@ class App(_Routes):
 
             async def call(request: Request) -> Response:
                 handler = endpoint(self, request, **route.kwargs)
-                response: Response = await handler._execute(
-                    request.__dict__["route_args"], request.path_params
-                )
+                response: Response = await handler._execute(request.route_args, request.path_params)
                 return response
 
         elif _is_async_callable(endpoint):
 
             async def call(request: Request) -> Response:
                 return to_response(
-                    await endpoint(request, *request.__dict__["route_args"], **request.path_params)
+                    await endpoint(request, *request.route_args, **request.path_params)
                 )
 
         else:
 
             async def call(request: Request) -> Response:
                 work = functools.partial(
-                    endpoint, request, *request.__dict__["route_args"], **request.path_params
+                    endpoint, request, *request.route_args, **request.path_params
                 )
                 return to_response(await self.run_in_thread(work))
 
@@ -721,6 +721,9 @@ class App(_Routes):
         config = config or HTTPConfig()
         configure_logging(log_level, access_log=config.access_log)
         return run_server(self, host=host, port=port, uds=uds, config=config)
+
+
+_PLAIN_SEND = Response.send
 
 
 def _link(middleware: Middleware, call_next: CallNext) -> CallNext:

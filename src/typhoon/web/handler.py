@@ -219,7 +219,7 @@ class RequestHandler:
         if (
             self._current_user is _UNSET
             and self._overrides("get_current_user")
-            and inspect.iscoroutinefunction(self.get_current_user)
+            and _is_async(self.get_current_user)
         ):
             self._current_user = await self.get_current_user()
         if self._overrides("prepare"):
@@ -254,7 +254,7 @@ class RequestHandler:
 
     async def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Await an async method; run a plain one on the app's thread pool."""
-        if inspect.iscoroutinefunction(method):
+        if _is_async(method):
             return await method(*args, **kwargs)
         value = await self.app.run_in_thread(functools.partial(method, *args, **kwargs))
         if inspect.isawaitable(value):
@@ -263,9 +263,17 @@ class RequestHandler:
 
     def _overrides(self, name: str) -> bool:
         """A subclass defines hook ``name`` (the default ones are skipped: no thread hop)."""
-        return getattr(type(self), name) is not getattr(RequestHandler, name)
+        cls = type(self)
+        key = (cls, name)
+        found = _OVERRIDES.get(key)
+        if found is None:
+            found = _OVERRIDES[key] = getattr(cls, name) is not getattr(RequestHandler, name)
+        return found
 
     async def _load_body_arguments(self) -> None:
+        exchange = self.request.exchange
+        if exchange.body_complete and not exchange.body_received:
+            return  # no body at all
         if self.request.content_type not in _FORM_TYPES:
             return  # JSON and the like are read by the handler itself
         form = await self.request.form()  # files stay there; fields become body arguments
@@ -945,6 +953,22 @@ class RequestHandler:
         expected = unmask_token(self.get_cookie(self._xsrf_cookie_name))
         if sent is None or expected is None or not hmac.compare_digest(sent, expected):
             raise HTTPError(403, "XSRF cookie does not match POST argument")
+
+
+# Facts about handler classes and their methods, computed once rather than per request.
+_OVERRIDES: dict[tuple[type, str], bool] = {}
+_ASYNC: dict[Any, bool] = {}
+
+
+def _is_async(method: Callable[..., Any]) -> bool:
+    """``inspect.iscoroutinefunction``, remembered per function."""
+    function = getattr(method, "__func__", method)
+    found = _ASYNC.get(function)
+    if found is None:
+        found = inspect.iscoroutinefunction(method)
+        if len(_ASYNC) < 65536:  # bounded: functions defined at run time are not kept forever
+            _ASYNC[function] = found
+    return found
 
 
 def _phrase(status: int) -> str:

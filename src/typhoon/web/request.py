@@ -47,7 +47,21 @@ class Request:
         state: per-request storage for middleware and hooks.
     """
 
-    __slots__ = ("__dict__", "_body", "app", "exchange", "method", "path_params", "root_path")
+    # HOT PATH: built for every request. The properties read on every request (path,
+    # headers) keep their value in a slot; the rarer ones use cached_property.
+    __slots__ = (
+        "__dict__",
+        "_body",
+        "_headers",
+        "_path",
+        "app",
+        "exchange",
+        "method",
+        "path_params",
+        "root_path",
+        "route",
+        "route_args",
+    )
 
     def __init__(self, exchange: Exchange, app: App) -> None:
         self.exchange = exchange
@@ -55,20 +69,33 @@ class Request:
         self.method = exchange.method
         self.path_params: dict[str, Any] = {}
         self.root_path = ""
+        self.route: Any = None  # the Route that matched, once routed
+        self.route_args: tuple[Any, ...] = ()  # positional groups of a regex route
         self._body: bytes | None = None
+        self._path: str | None = None
+        self._headers: Headers | None = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.exchange.target.decode('latin-1')!r}>"
 
     # -- the head --------------------------------------------------------------------
 
-    @cached_property
+    @property
     def path(self) -> str:
         """The percent-decoded path (inside a mount, without the mount prefix)."""
-        raw = self.exchange.path
-        text = raw.decode("latin-1")
-        full = unquote(text, errors="surrogateescape") if b"%" in raw else text
-        return full[len(self.root_path) :] or "/" if self.root_path else full
+        path = self._path
+        if path is None:
+            raw = self.exchange.path
+            text = raw.decode("latin-1")
+            full = unquote(text, errors="surrogateescape") if b"%" in raw else text
+            root = self.root_path
+            path = self._path = (full[len(root) :] or "/") if root else full
+        return path
+
+    def enter_mount(self, prefix: str) -> None:
+        """Move ``prefix`` from the path to ``root_path`` (a mounted app takes over)."""
+        self.root_path += prefix
+        self._path = None
 
     @property
     def raw_path(self) -> bytes:
@@ -81,9 +108,12 @@ class Request:
         text = self.exchange.query.decode("latin-1")
         return MultiDict(parse_qsl(text, keep_blank_values=True, errors="surrogateescape"))
 
-    @cached_property
+    @property
     def headers(self) -> Headers:
-        return Headers(self.exchange.headers)
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers(self.exchange.headers)
+        return headers
 
     @cached_property
     def cookies(self) -> dict[str, str]:

@@ -609,6 +609,11 @@ class Router:
             MethodNotAllowed: the path matches, the method does not.
             SlashRedirect: the path matches once its trailing slash is toggled.
         """
+        static = self._static.get(path)
+        if static is not None and len(static) == 1:
+            route = static[0]  # the common case: one plain static route, no host rule
+            if route.host_regex is None and method in route.method_set:
+                return route, (), {}
         allowed: frozenset[str] = frozenset()
         for route, args, params in self._candidates(path, host):
             if method in route.method_set:
