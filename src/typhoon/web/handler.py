@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable, Generator
 from email.utils import format_datetime
 from http import HTTPStatus
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar, cast, overload
 from urllib.parse import quote, urlencode, urlsplit
 
 import msgspec
@@ -187,12 +187,14 @@ class RequestHandler:
         """Run the lifecycle and return the response (``Sent`` if it was streamed)."""
         self.path_args, self.path_kwargs = args, kwargs
         self._loop = asyncio.get_running_loop()
-        register = getattr(self.request.exchange, "add_disconnect_callback", None)
-        if register is not None:  # an HTTP/1.1 exchange (the ASGI face may lack it)
-            register(self._client_gone)
+        hooks = _hooks(type(self))
+        if hooks.on_connection_close:
+            register = getattr(self.request.exchange, "add_disconnect_callback", None)
+            if register is not None:  # an HTTP/1.1 exchange (the ASGI face may lack it)
+                register(self._client_gone)
         returned: Response | None = None
         try:
-            returned = await self._run(args, kwargs)
+            returned = await self._run(args, kwargs, hooks)
         except Finish as stop:
             if not self._finished:
                 self.finish(*stop.args[:1])
@@ -202,27 +204,28 @@ class RequestHandler:
             raise  # a broken body: the connection answers it
         except Exception as exc:
             self._handle_exception(exc)
-        response = await self._complete(returned)
-        if self._overrides("on_finish"):
+        if self._headers_written:
+            response = await self._end_stream()
+        else:
+            response = self._complete(returned)
+        if hooks.on_finish:
             try:
                 await self._call(self.on_finish)
             except Exception:
                 logger.exception("exception in %s.on_finish()", type(self).__name__)
         return response
 
-    async def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Response | None:
+    async def _run(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], hooks: _Hooks
+    ) -> Response | None:
         method = self.request.method
         if not self._stream_request_body:
             await self._load_body_arguments()
         if method in _UNSAFE_METHODS and self.settings.get("xsrf_cookies"):
             self.check_xsrf_cookie()
-        if (
-            self._current_user is _UNSET
-            and self._overrides("get_current_user")
-            and _is_async(self.get_current_user)
-        ):
+        if self._current_user is _UNSET and hooks.async_get_current_user:
             self._current_user = await self.get_current_user()
-        if self._overrides("prepare"):
+        if hooks.prepare:
             await self._call(self.prepare)
         if self._finished:
             return None
@@ -261,15 +264,6 @@ class RequestHandler:
             value = await value
         return value
 
-    def _overrides(self, name: str) -> bool:
-        """A subclass defines hook ``name`` (the default ones are skipped: no thread hop)."""
-        cls = type(self)
-        key = (cls, name)
-        found = _OVERRIDES.get(key)
-        if found is None:
-            found = _OVERRIDES[key] = getattr(cls, name) is not getattr(RequestHandler, name)
-        return found
-
     async def _load_body_arguments(self) -> None:
         exchange = self.request.exchange
         if exchange.body_complete and not exchange.body_received:
@@ -291,31 +285,37 @@ class RequestHandler:
             response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
         return response
 
-    async def _complete(self, returned: Response | None) -> Response:
-        """Build (or end) the response once the handler is done."""
+    def _complete(self, returned: Response | None) -> Response:
+        """Build the response once the handler is done (nothing was flushed)."""
         self._finished = self._sent = True
         if returned is not None:
             return returned
-        if self._headers_written:
-            exchange = self.request.exchange
-            try:
-                if self._flushing is not None:
-                    await self._flushing
-                data = b"".join(self._write_buffer)
-                self._write_buffer.clear()
-                if data:
-                    await exchange.write(data)
-                await exchange.end()
-            except ClientDisconnected:
-                pass
-            return Sent(self._status)
-        response = Response(b"".join(self._write_buffer), self._status)
-        self._write_buffer.clear()
+        buffer = self._write_buffer
+        response = Response(buffer[0] if len(buffer) == 1 else b"".join(buffer), self._status)
+        buffer.clear()
         response.raw_headers = self._raw_headers()
         return response
 
+    async def _end_stream(self) -> Response:
+        """End a response that flush() already started; return ``Sent``."""
+        self._finished = self._sent = True
+        exchange = self.request.exchange
+        try:
+            if self._flushing is not None:
+                await self._flushing
+            data = b"".join(self._write_buffer)
+            self._write_buffer.clear()
+            if data:
+                await exchange.write(data)
+            await exchange.end()
+        except ClientDisconnected:
+            pass
+        return Sent(self._status)
+
     def _raw_headers(self) -> list[tuple[bytes, bytes]]:
         bodiless = self._status < 200 or self._status in (204, 304)
+        if self._headers is _DEFAULT_HEADERS and not self._cookies and not bodiless:
+            return [_DEFAULT_CONTENT_TYPE]  # nothing set: the common case, pre-encoded
         raw = [
             (name.encode("latin-1"), value.encode("latin-1"))
             for name, value in self._headers
@@ -396,13 +396,19 @@ class RequestHandler:
         text = self._header_value(name, value)
         self._check_headers_open("set_header")
         self.clear_header(name)
-        self._headers.append((name, text))
+        self._own_headers().append((name, text))
 
     def add_header(self, name: str, value: str | int | float | datetime.datetime) -> None:
         """Add a value for header ``name``, keeping earlier ones."""
         text = self._header_value(name, value)
         self._check_headers_open("add_header")
-        self._headers.append((name, text))
+        self._own_headers().append((name, text))
+
+    def _own_headers(self) -> list[tuple[str, str]]:
+        """The header list, copied first if it is still the shared default."""
+        if self._headers is _DEFAULT_HEADERS:
+            self._headers = list(_DEFAULT_HEADERS)
+        return self._headers
 
     def clear_header(self, name: str) -> None:
         """Remove every value of header ``name``."""
@@ -411,7 +417,7 @@ class RequestHandler:
 
     def clear(self) -> None:
         """Reset status, headers (to the defaults) and the unsent body; cookies stay."""
-        self._headers = [("content-type", "text/html; charset=utf-8")]
+        self._headers = _DEFAULT_HEADERS  # shared until a header is set (copy on write)
         self._status = 200
         self._reason = None
         self._write_buffer = []
@@ -955,8 +961,41 @@ class RequestHandler:
             raise HTTPError(403, "XSRF cookie does not match POST argument")
 
 
+_DEFAULT_HEADERS: list[tuple[str, str]] = [("content-type", "text/html; charset=utf-8")]
+_DEFAULT_CONTENT_TYPE = (b"content-type", b"text/html; charset=utf-8")
+
+
+class _Hooks(NamedTuple):
+    """Which lifecycle hooks a handler class overrides (the defaults are skipped)."""
+
+    prepare: bool
+    on_finish: bool
+    on_connection_close: bool
+    async_get_current_user: bool
+
+
+_HOOKS: dict[type, _Hooks] = {}
+
+
+def _hooks(cls: type[RequestHandler]) -> _Hooks:
+    """The hooks ``cls`` overrides, looked up once per class."""
+    found = _HOOKS.get(cls)
+    if found is None:
+
+        def overrides(name: str) -> bool:
+            return getattr(cls, name) is not getattr(RequestHandler, name)
+
+        found = _HOOKS[cls] = _Hooks(
+            prepare=overrides("prepare"),
+            on_finish=overrides("on_finish"),
+            on_connection_close=overrides("on_connection_close"),
+            async_get_current_user=overrides("get_current_user")
+            and inspect.iscoroutinefunction(cls.get_current_user),
+        )
+    return found
+
+
 # Facts about handler classes and their methods, computed once rather than per request.
-_OVERRIDES: dict[tuple[type, str], bool] = {}
 _ASYNC: dict[Any, bool] = {}
 
 
