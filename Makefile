@@ -41,8 +41,19 @@ coverage:
 
 test: lint typecheck contracts unit coverage
 
-bench: venv
-	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
+# make bench: typhoon runs from .venv, its peers from bench/.venv-peers (pinned in
+# bench/requirements-peers.txt, reinstalled when that file changes). QUICK=1: ~2 minutes.
+PEERS       := bench/.venv-peers
+PEERS_STAMP := $(PEERS)/.installed-stamp
+
+$(PEERS_STAMP): bench/requirements-peers.txt
+	@test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet -r bench/requirements-peers.txt
+	@touch $(PEERS_STAMP)
+
+bench: venv $(PEERS_STAMP)
+	$(BIN)/python bench/run.py --peers-python $(PEERS)/bin/python $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .pytest_cache .ruff_cache build src/*.egg-info
