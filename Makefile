@@ -42,7 +42,7 @@ coverage:
 test: lint typecheck contracts unit coverage
 
 # make bench: typhoon runs from .venv, its peers from bench/.venv-peers (pinned in
-# bench/requirements-peers.txt, reinstalled when that file changes). QUICK=1: ~2 minutes.
+# bench/requirements-peers.txt, reinstalled when that file changes). QUICK=1: about 1.5 minutes.
 PEERS       := bench/.venv-peers
 PEERS_STAMP := $(PEERS)/.installed-stamp
 

@@ -2,7 +2,7 @@
 
 Each server runs alone, pinned to core 0 (taskset); wrk runs pinned to core 1
 (``-t1 -c64``): a 1 s warm-up, then three runs of 5 s per scenario, the median kept
-(``--quick``: one run of 1 s per scenario after one 1 s warm-up per server, about two
+(``--quick``: one run of 1 s per scenario after one 1 s warm-up per server, about 1.5
 minutes in all). Besides requests/s and p99 latency, the server's CPU time per request
 is read from /proc (utime + stime of its whole process tree: one wrk thread can
 saturate before a fast server does) and its RSS after each scenario. Before loading a
@@ -55,6 +55,7 @@ STOP_TIMEOUT_S = 10.0
 CHECK_TIMEOUT_S = 5.0
 BASELINE, FLOOR = "uvicorn-raw", "floor"
 BACKGROUND_WARN = 0.1  # cores of other work during a run that make its figures suspect
+QUIET_WAIT_S = 30.0  # before a disturbed run is done again, wait this long at most for quiet
 
 
 @dataclass
@@ -63,8 +64,9 @@ class Plan:
 
     ``warmup_s`` runs before each scenario, ``server_warmup_s`` once per server before
     its first scenario. A run during which other work on the machine used more than
-    BACKGROUND_WARN cores is done again, up to ``retries`` times, while the whole
-    run's ``retry_budget`` lasts; the least disturbed attempt is kept.
+    BACKGROUND_WARN cores is done again, once the machine is quiet (QUIET_WAIT_S at
+    most), up to ``retries`` times while the whole run's ``retry_budget`` lasts; the
+    least disturbed attempt is kept.
     """
 
     runs: int
@@ -547,6 +549,18 @@ def run_wrk(argv: list[str], duration_s: int) -> str:
     return done.stdout
 
 
+def wait_quiet(pid: int, most_s: float = QUIET_WAIT_S) -> float:
+    """Wait (``most_s`` at most) until the machine is quiet but for the idle server;
+    return the seconds waited."""
+    start = time.monotonic()
+    while time.monotonic() - start < most_s:
+        before = machine_busy_seconds() - cpu_seconds(pid)
+        time.sleep(0.5)
+        if (machine_busy_seconds() - cpu_seconds(pid) - before) / 0.5 < BACKGROUND_WARN:
+            break
+    return time.monotonic() - start
+
+
 def one_run(proc: subprocess.Popen[bytes], argv: list[str], duration_s: int) -> Run:
     """One wrk run, with the server's CPU time and what other work used meanwhile."""
     if proc.poll() is not None:
@@ -586,7 +600,7 @@ def measure(
             and plan.retried < plan.retry_budget
         ):
             plan.retried += 1
-            time.sleep(1)  # other work is using the machine: try again
+            wait_quiet(proc.pid)  # other work is using the machine: let it pass, try again
             attempts.append(one_run(proc, argv, plan.duration_s))
         result.runs.append(min(attempts, key=lambda run: run.background_cores))
     if proc.poll() is not None:
@@ -979,6 +993,7 @@ def main() -> int:
     typhoon_python = Path(sys.executable)
 
     started = time.monotonic()
+    host = machine()  # before the run: the typhoon commit measured
     print(f"bench: {len(servers)} servers x {len(scenarios)} scenarios; {method(plan)}", flush=True)
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="typhoon-bench-") as tmp:
@@ -994,7 +1009,7 @@ def main() -> int:
         "seconds": round(elapsed),
         "method": method(plan),
         "plan": asdict(plan),
-        "machine": machine(),
+        "machine": host,
         "versions": {
             s.key: versions(peers_python if s.peer else typhoon_python, s.packages) for s in servers
         },
