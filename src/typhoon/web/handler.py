@@ -80,7 +80,6 @@ _UNSAFE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_UNSAFE_HEADER_VALUE = re.compile(r"[\x00\r\n]")
 _NO_BODY_HEADERS = frozenset(("content-type", "content-encoding", "content-language"))
 _json_encode = msgspec.json.Encoder().encode
 
@@ -316,12 +315,12 @@ class RequestHandler:
         bodiless = self._status < 200 or self._status in (204, 304)
         if self._headers is _DEFAULT_HEADERS and not self._cookies and not bodiless:
             return [_DEFAULT_CONTENT_TYPE]  # nothing set: the common case, pre-encoded
-        raw = [
-            (name.encode("latin-1"), value.encode("latin-1"))
-            for name, value in self._headers
-            if not (bodiless and name.lower() in _NO_BODY_HEADERS)
-        ]
-        raw.extend((b"set-cookie", cookie.encode("latin-1")) for cookie in self._cookies.values())
+        headers = self._headers
+        if bodiless:
+            headers = [(k, v) for k, v in headers if k.lower() not in _NO_BODY_HEADERS]
+        raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        if self._cookies:
+            raw += [(b"set-cookie", cookie.encode("latin-1")) for cookie in self._cookies.values()]
         return raw
 
     def _client_gone(self) -> None:
@@ -395,8 +394,10 @@ class RequestHandler:
         """
         text = self._header_value(name, value)
         self._check_headers_open("set_header")
-        self.clear_header(name)
-        self._own_headers().append((name, text))
+        key = name.lower()
+        headers = [(k, v) for k, v in self._headers if k.lower() != key]  # never the default
+        headers.append((name, text))
+        self._headers = headers
 
     def add_header(self, name: str, value: str | int | float | datetime.datetime) -> None:
         """Add a value for header ``name``, keeping earlier ones."""
@@ -425,8 +426,11 @@ class RequestHandler:
 
     @staticmethod
     def _header_value(name: str, value: str | int | float | datetime.datetime) -> str:
-        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
-            raise ValueError(f"invalid header name {name!r}")
+        if name not in _VALID_NAMES:
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"invalid header name {name!r}")
+            if len(_VALID_NAMES) < 4096:  # bounded: applications use a fixed set of names
+                _VALID_NAMES.add(name)
         if isinstance(value, datetime.datetime):
             when = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
             text = format_datetime(when.astimezone(datetime.UTC), usegmt=True)
@@ -436,7 +440,7 @@ class RequestHandler:
             text = str(value)
         else:
             raise TypeError(f"header {name!r}: unsupported value type {type(value).__name__}")
-        if _UNSAFE_HEADER_VALUE.search(text):
+        if "\r" in text or "\n" in text or "\x00" in text:
             raise ValueError(f"unsafe value for header {name!r}: {text!r}")
         try:
             text.encode("latin-1")
@@ -962,6 +966,7 @@ class RequestHandler:
 
 
 _DEFAULT_HEADERS: list[tuple[str, str]] = [("content-type", "text/html; charset=utf-8")]
+_VALID_NAMES: set[str] = set()  # header names already checked
 _DEFAULT_CONTENT_TYPE = (b"content-type", b"text/html; charset=utf-8")
 
 
