@@ -614,6 +614,15 @@ class Router:
             route = static[0]  # the common case: one plain static route, no host rule
             if route.host_regex is None and method in route.method_set:
                 return route, (), {}
+        elif static is None and not self.has_host_routes:
+            # The common dynamic case, without a generator: the first route that matches
+            # answers when it allows the method; anything else takes the general path.
+            for route in self._buckets.get(_first_segment(path), self._unbucketed):
+                found = route.match(path)
+                if found is not None:
+                    if method in route.method_set:
+                        return route, found[0], found[1]
+                    break
         allowed: frozenset[str] = frozenset()
         for route, args, params in self._candidates(path, host):
             if method in route.method_set:
