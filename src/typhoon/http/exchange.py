@@ -5,8 +5,8 @@ The application reads the body from it (as a stream, with backpressure, or all a
 once) and answers through it, either in one piece with :meth:`Exchange.respond` or as
 a stream with :meth:`Exchange.start`, :meth:`Exchange.write` and :meth:`Exchange.end`.
 
-HOT PATH: :meth:`respond` and :meth:`_render_head` run once per response. The head
-and a one-piece body leave in a single ``transport.write``.
+HOT PATH: :meth:`respond` and :meth:`_render` run once per response. The head
+and a one-piece body are joined once and leave in a single ``transport.write``.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from typhoon.http.errors import ClientDisconnected
 from typhoon.http.writer import (
     FRAMING_HEADERS,
     LAST_CHUNK,
+    cached_line,
     check_header,
     chunk,
-    has_no_body,
+    header_line,
     header_name,
     status_line,
 )
@@ -76,26 +77,31 @@ class Exchange:
         keep_alive: whether the client asked to keep the connection open.
         expect_continue: the client sent ``Expect: 100-continue`` and waits for it.
         upgrade: the ``Upgrade`` header when the client asked for a protocol switch.
+        body_complete: the whole request body has arrived (it may still be buffered).
+        body_error: what every later body read raises (a protocol error or a
+            disconnect), or None.
+        body_received: request body bytes received so far.
         status: the response status once the response has started, else 0.
+        response_ended: the whole response has been handed to the connection.
+        response_keep_alive: the connection stays open after this response.
         bytes_sent: response body bytes written so far.
         disconnected: the client went away.
     """
 
     __slots__ = (
-        "_body_complete",
-        "_body_error",
         "_buffered",
         "_chunks",
         "_conn",
         "_continue_sent",
         "_discarding",
         "_disconnect_callbacks",
-        "_ended",
         "_framing",
         "_pending_head",
         "_remaining",
         "_state",
         "_waiter",
+        "body_complete",
+        "body_error",
         "body_received",
         "bytes_sent",
         "client",
@@ -107,6 +113,7 @@ class Exchange:
         "method",
         "path",
         "query",
+        "response_ended",
         "response_keep_alive",
         "scheme",
         "server",
@@ -125,15 +132,16 @@ class Exchange:
         query: bytes,
         http_version: str,
         headers: list[tuple[bytes, bytes]],
-        *,
         client: tuple[str, int] | None = None,
         server: tuple[str, int] | None = None,
-        scheme: str = "http",
         keep_alive: bool = True,
+        has_body: bool = True,
         expect_continue: bool = False,
         upgrade: bytes | None = None,
-        has_body: bool = True,
+        scheme: str = "http",
     ) -> None:
+        # HOT PATH: one per request. Arguments are positional where the connection
+        # passes them, and the body queue is made when the first piece arrives.
         self._conn = conn
         self._state = state
         self.method = method
@@ -148,33 +156,28 @@ class Exchange:
         self.keep_alive = keep_alive
         self.expect_continue = expect_continue
         self.upgrade = upgrade
-        self._chunks: deque[bytes] = deque()
+        self._chunks: deque[bytes] | None = None
         self._buffered = 0
         self.body_received = 0
-        self._body_complete = not has_body
+        self.body_complete = not has_body
         self._discarding = False
-        self._body_error: BaseException | None = None
+        self.body_error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._continue_sent = False
         self.status = 0
         self.bytes_sent = 0
         self.response_keep_alive = False
+        self.response_ended = False
         self.disconnected = False
         self._disconnect_callbacks: list[Callable[[], object]] | None = None
         self._framing = Framing.NONE
         self._pending_head = b""
         self._remaining = 0
-        self._ended = False
 
     def __repr__(self) -> str:
         return f"<Exchange {self.method} {self.target!r} status={self.status}>"
 
     # -- the request body, fed by the connection ------------------------------------
-
-    @property
-    def body_complete(self) -> bool:
-        """The whole request body has arrived (it may still be buffered here)."""
-        return self._body_complete
 
     @property
     def buffered(self) -> int:
@@ -185,6 +188,8 @@ class Exchange:
         self.body_received += len(data)
         if self._discarding:
             return
+        if self._chunks is None:
+            self._chunks = deque()
         self._chunks.append(data)
         self._buffered += len(data)
         self._wake()
@@ -192,27 +197,23 @@ class Exchange:
     def discard_body(self) -> None:
         """Drop what is buffered and what is still to come (the response is done)."""
         self._discarding = True
-        self._chunks.clear()
+        self._chunks = None
         self._buffered = 0
 
     @property
     def awaiting_continue(self) -> bool:
         """The client waits for ``100 Continue`` that was never sent: its body may not come."""
-        return self.expect_continue and not self._continue_sent and not self._body_complete
+        return self.expect_continue and not self._continue_sent and not self.body_complete
 
     def end_body(self) -> None:
-        self._body_complete = True
+        self.body_complete = True
         self._wake()
 
     def fail_body(self, exc: BaseException) -> None:
         """Make every later read raise ``exc`` (a protocol error or a disconnect)."""
-        if self._body_error is None and not self._body_complete:
-            self._body_error = exc
+        if self.body_error is None and not self.body_complete:
+            self.body_error = exc
         self._wake()
-
-    @property
-    def body_error(self) -> BaseException | None:
-        return self._body_error
 
     def add_disconnect_callback(self, callback: Callable[[], object]) -> None:
         """Call ``callback()`` once if the client goes away while this exchange is handled.
@@ -251,15 +252,16 @@ class Exchange:
             ClientDisconnected: the client went away before the body was complete.
         """
         while True:
-            if self._chunks:
-                data = self._chunks.popleft()
+            chunks = self._chunks
+            if chunks:
+                data = chunks.popleft()
                 self._buffered -= len(data)
                 self._conn.body_consumed(self)
                 return data
-            if self._body_complete:
+            if self.body_complete:
                 return b""
-            if self._body_error is not None:
-                raise self._body_error
+            if self.body_error is not None:
+                raise self.body_error
             if self.expect_continue and not self._continue_sent:
                 self._continue_sent = True
                 if not self.status:
@@ -272,7 +274,7 @@ class Exchange:
 
     async def body(self) -> bytes:
         """Read and return the whole request body (at most ``max_body_bytes``)."""
-        if self._body_complete and len(self._chunks) <= 1:
+        if self.body_complete and (self._chunks is None or len(self._chunks) <= 1):
             return await self.receive()
         parts = []
         while data := await self.receive():
@@ -291,10 +293,6 @@ class Exchange:
         return self.status != 0
 
     @property
-    def response_ended(self) -> bool:
-        return self._ended
-
-    @property
     def framing(self) -> Framing:
         return self._framing
 
@@ -310,13 +308,8 @@ class Exchange:
         """
         if self.status:
             raise RuntimeError("the response was already started")
-        head = self._render_head(status, headers, len(body))
-        if self._framing is Framing.LENGTH and self.method != "HEAD" and body:
-            self._conn.write(head + body)
-            self.bytes_sent = len(body)
-        else:
-            self._conn.write(head)
-        self._ended = True
+        self._conn.write(self._render(status, headers, len(body), body))
+        self.response_ended = True
 
     def start(self, status: int, headers: HeaderList = ()) -> None:
         """Begin a streamed response; the head leaves with the first :meth:`write`.
@@ -326,7 +319,7 @@ class Exchange:
         """
         if self.status:
             raise RuntimeError("the response was already started")
-        self._pending_head = self._render_head(status, headers, None)
+        self._pending_head = self._render(status, headers, None, b"")
 
     async def write(self, data: bytes) -> None:
         """Send a piece of a streamed response, then wait while the client is slow.
@@ -340,7 +333,7 @@ class Exchange:
         """
         if not self.status:
             raise RuntimeError("write() called before start()")
-        if self._ended:
+        if self.response_ended:
             raise RuntimeError("write() called after end()")
         if self.disconnected:
             raise ClientDisconnected()
@@ -374,9 +367,9 @@ class Exchange:
         """
         if not self.status:
             raise RuntimeError("end() called before start()")
-        if self._ended:
+        if self.response_ended:
             raise RuntimeError("end() called twice")
-        self._ended = True
+        self.response_ended = True
         if self._framing is Framing.LENGTH and self._remaining and self.method != "HEAD":
             self.response_keep_alive = False
             raise RuntimeError(
@@ -411,7 +404,7 @@ class Exchange:
         """
         if not self.status:
             raise RuntimeError("sendfile() called before start()")
-        if self._ended:
+        if self.response_ended:
             raise RuntimeError("sendfile() called after end()")
         if self.disconnected:
             raise ClientDisconnected()
@@ -440,24 +433,37 @@ class Exchange:
             raise RuntimeError(f"the file ended {count - sent} bytes before the range sent")
         return True
 
-    def _render_head(self, status: int, headers: HeaderList, body_length: int | None) -> bytes:
-        """Serialize the status line and headers; decide framing and keep-alive.
+    def _render(
+        self, status: int, headers: HeaderList, body_length: int | None, body: bytes
+    ) -> bytes:
+        """Serialize the status line, the headers and a one-piece ``body``.
 
-        ``body_length`` is the length of a one-piece body, or None for a stream.
+        ``body_length`` is the length of a one-piece body, or None for a stream (whose
+        ``body`` is then empty). Decides the framing and whether to keep the connection.
         """
         parts = [status_line(status)]
         # A client still waiting for 100 Continue may never send its body, so the
         # connection cannot be reused; any other unread body is discarded in turn.
-        keep_alive = self._conn.may_keep_alive(self) and not self.awaiting_continue
+        keep_alive = self._conn.may_keep_alive(self) and not (
+            self.expect_continue and self.awaiting_continue
+        )
         declared: int | None = None
         own_date = own_server = False
-        for name, value in headers:
+        for pair in headers:
+            try:
+                line = cached_line(pair)  # validated before: the common case
+            except TypeError:  # an unhashable pair, such as a list
+                line = None
+            if line is not None:
+                parts.append(line)
+                continue
+            name, value = pair
             lname = header_name(name)
+            if lname not in FRAMING_HEADERS:
+                parts.append(header_line(name, value))
+                continue
             if b"\r" in value or b"\n" in value or b"\x00" in value:
                 check_header(name, value)  # raises, naming the header
-            if lname not in FRAMING_HEADERS:
-                parts += (name, b": ", value, b"\r\n")
-                continue
             if lname == b"content-length":
                 if not value.isdigit():
                     raise ValueError(f"invalid Content-Length {value!r}")
@@ -475,7 +481,7 @@ class Exchange:
                 own_server = True
             parts += (name, b": ", value, b"\r\n")
 
-        if has_no_body(status):
+        if status < 200 or status == 204 or status == 304:  # never a body (RFC 9110 §6.4.1)
             framing = Framing.NONE
             if status == 304 and declared is not None:
                 parts.append(b"content-length: %d\r\n" % declared)
@@ -509,6 +515,9 @@ class Exchange:
         if not own_server:
             parts.append(state.server_line)
         parts.append(b"\r\n")
+        if body and framing is Framing.LENGTH and self.method != "HEAD":
+            parts.append(body)
+            self.bytes_sent = len(body)
         self.status = status
         self._framing = framing
         self.response_keep_alive = keep_alive

@@ -37,15 +37,21 @@ _valid_host = re.compile(
 ).fullmatch
 
 
-def check_host(values: list[bytes], http_version: str) -> None:
-    """Enforce RFC 9112 §3.2: exactly one valid Host on HTTP/1.1, at most one on 1.0."""
-    if len(values) > 1:
+def check_host(value: bytes | None, count: int, http_version: str) -> None:
+    """Enforce RFC 9112 §3.2: exactly one valid Host on HTTP/1.1, at most one on 1.0.
+
+    Args:
+        value: the first Host field, or None when there is none.
+        count: how many Host fields the request has.
+        http_version: ``"1.1"`` or ``"1.0"``.
+    """
+    if count > 1:
         raise bad_request("more than one Host header")
-    if not values:
+    if value is None:
         if http_version == "1.1":
             raise bad_request("missing Host header")
         return
-    if not _valid_host(values[0]):
+    if not _valid_host(value):
         raise bad_request("invalid Host header")
 
 

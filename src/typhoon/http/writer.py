@@ -1,9 +1,10 @@
 """Serializing responses: status lines, header blocks, the cached Date header.
 
-HOT PATH: every response passes through :func:`render_head`. Status lines are
+HOT PATH: every response head is built from these pieces. Status lines are
 precomputed for every registered status, the Date header is rebuilt once a second by
-:class:`DateHeader`, and header names and values are checked with one compiled
-pattern each, so a response costs one join and one ``transport.write``.
+:class:`DateHeader`, and a header the server copies through is validated once and
+kept as its wire line (:func:`header_line`), so a response costs a few dict lookups,
+one join and one ``transport.write``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ FRAMING_HEADERS = frozenset(
 _NAMES: dict[bytes, bytes] = {}  # validated header name -> lower-cased name
 _NAMES_MAX = 4096  # a bounded cache: applications use a small, fixed set of names
 
+# Validated pass-through header -> its wire line. Responses repeat the same few pairs
+# (content-type above all), so most lines are found here; the cache is emptied when
+# full, so pairs that never repeat (cookies, locations) cannot crowd out the rest.
+_LINES: dict[tuple[bytes, bytes], bytes] = {}
+_LINES_MAX = 1024
+
 
 def header_name(name: bytes) -> bytes:
     """Validate a response header name once and return it lower-cased.
@@ -52,6 +59,29 @@ def header_name(name: bytes) -> bytes:
         if len(_NAMES) < _NAMES_MAX:
             _NAMES[name] = lower
     return lower
+
+
+def header_line(name: bytes, value: bytes) -> bytes:
+    """Validate a header the server copies through and return ``name: value\\r\\n``.
+
+    The line is remembered, so the next response with the same pair finds it in
+    ``cached_line``'s dict without checking it again.
+
+    Raises:
+        ValueError: the name is not a token, or the value holds CR, LF or NUL.
+    """
+    header_name(name)
+    if b"\r" in value or b"\n" in value or b"\x00" in value:
+        check_header(name, value)  # raises, naming the header
+    line = b"%b: %b\r\n" % (name, value)
+    if len(_LINES) >= _LINES_MAX:
+        _LINES.clear()
+    _LINES[name, value] = line
+    return line
+
+
+cached_line = _LINES.get
+"""The wire line of a pair :func:`header_line` has validated, or None."""
 
 
 def status_line(status: int) -> bytes:

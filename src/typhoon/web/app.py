@@ -327,6 +327,7 @@ class App(_Routes):
         self._executor: ThreadPoolExecutor | None = None
         self._chain: CallNext | None = None
         self._route_calls: dict[int, CallNext] = {}
+        self._views: dict[int, Callable[..., Awaitable[Any]]] = {}
         self._route_groups: dict[int, RouteGroup] = {}
         for entry in routes or ():
             self._add_entry(entry)
@@ -519,7 +520,19 @@ class App(_Routes):
             id(route): self._route_call(route, self._route_groups.get(id(route)))
             for route in self.router.routes
         }
-        chain: CallNext = self._dispatch
+        # Async function views outside route groups are awaited by _route itself: the
+        # commonest endpoint then costs no wrapper coroutine.
+        self._views = {
+            id(route): route.endpoint
+            for route in self.router.routes
+            if id(route) not in self._route_groups
+            and not is_handler_class(route.endpoint)
+            and _is_async_callable(route.endpoint)
+        }
+        # Without hooks, _dispatch would only turn exceptions into responses, which
+        # handle() (or the guard around each middleware) does as well.
+        hooks = self.before_hooks or self.after_hooks
+        chain: CallNext = self._dispatch if hooks else self._route
         for middleware in reversed(self.middleware):
             chain = _link(middleware, self._guard(chain))
         self._chain = chain
@@ -562,13 +575,13 @@ class App(_Routes):
                 response = await chain(request)
             except Exception as exc:  # raised by middleware itself
                 response = await self.handle_exception(request, exc)
-            if not exchange.response_started:
+            if not exchange.status:  # not answered yet
                 if type(response).send is _PLAIN_SEND:  # a whole body: skip a coroutine
                     exchange.respond(response.status, response.raw_headers, response.body)
                 else:
                     await response.send(exchange)
         finally:
-            if "_form" in request.__dict__:
+            if request.holds_files:
                 await request.close()  # uploaded files, even if the view left them open
 
     async def _dispatch(self, request: Request) -> Response:
@@ -607,7 +620,10 @@ class App(_Routes):
                 if path == prefix or path.startswith(prefix + "/"):
                     request.enter_mount(prefix)
                     request.app = sub
-                    return await cast(CallNext, sub._chain)(request)
+                    try:
+                        return await cast(CallNext, sub._chain)(request)
+                    except Exception as exc:  # the mounted app's error handlers decide
+                        return await sub.handle_exception(request, exc)
             raise HTTPError(404) from None
         except MethodNotAllowed as exc:
             raise HTTPError(405, headers={"allow": ", ".join(sorted(exc.allowed))}) from None
@@ -615,9 +631,12 @@ class App(_Routes):
             return self._slash_redirect(request)
         request.path_params = params
         request.route = route
-        call = self._route_calls[id(route)]
         request.route_args = args
-        return await call(request)
+        view = self._views.get(id(route))
+        if view is None:
+            return await self._route_calls[id(route)](request)
+        value = await view(request, *args, **params)
+        return value if isinstance(value, Response) else to_response(value)
 
     def _slash_redirect(self, request: Request) -> Response:
         """Redirect to the raw path with its trailing slash toggled, query kept."""

@@ -52,6 +52,7 @@ class Request:
     __slots__ = (
         "__dict__",
         "_body",
+        "_form",
         "_headers",
         "_path",
         "app",
@@ -72,6 +73,7 @@ class Request:
         self.route: Any = None  # the Route that matched, once routed
         self.route_args: tuple[Any, ...] = ()  # positional groups of a regex route
         self._body: bytes | None = None
+        self._form: FormData | None = None
         self._path: str | None = None
         self._headers: Headers | None = None
 
@@ -200,7 +202,7 @@ class Request:
 
         The limits (None: from ``app.settings``, else the defaults) apply to the first call.
         """
-        cached: FormData | None = self.__dict__.get("_form")
+        cached = self._form
         if cached is None:
             from typhoon.web.forms import parse_form
 
@@ -212,11 +214,16 @@ class Request:
                 max_part_bytes=max_part_bytes,
                 spool_threshold=spool_threshold,
             )
-            self.__dict__["_form"] = cached
+            self._form = cached
         return cached
 
     async def close(self) -> None:
         """Release what the request holds (uploaded files); the App calls it at the end."""
-        form: FormData | None = self.__dict__.get("_form")
+        form = self._form
         if form is not None:
             await form.close()
+
+    @property
+    def holds_files(self) -> bool:
+        """The body was parsed as a form, which may hold uploaded files to close."""
+        return self._form is not None

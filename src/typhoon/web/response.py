@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import msgspec
@@ -37,6 +37,15 @@ def encode_headers(headers: HeaderInput) -> list[tuple[bytes, bytes]]:
         raise ValueError(f"header names and values must be Latin-1: {exc.object!r}") from None
 
 
+def content_type_header(media_type: str | None) -> tuple[bytes, bytes] | None:
+    """The ``Content-Type`` pair for ``media_type``; ``text/*`` gets ``charset=utf-8``."""
+    if not media_type:
+        return None
+    if media_type.startswith("text/") and "charset" not in media_type:
+        media_type += "; charset=utf-8"
+    return (b"content-type", media_type.encode("latin-1"))
+
+
 class Response:
     """A complete response.
 
@@ -51,9 +60,16 @@ class Response:
         return Response(png_bytes, media_type="image/png", headers={"cache-control": "no-cache"})
     """
 
-    media_type: str | None = None
+    media_type: ClassVar[str | None] = None
+    # The Content-Type pair of ``media_type``, built once per class: most responses
+    # share it, and the server finds its wire line already validated.
+    _content_type: ClassVar[tuple[bytes, bytes] | None] = None
 
     __slots__ = ("body", "raw_headers", "status")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._content_type = content_type_header(cls.media_type)
 
     def __init__(
         self,
@@ -64,12 +80,8 @@ class Response:
     ) -> None:
         self.status = status
         self.body = body.encode() if isinstance(body, str) else body
-        raw: list[tuple[bytes, bytes]] = []
-        media = media_type or self.media_type
-        if media is not None:
-            if media.startswith("text/") and "charset" not in media:
-                media += "; charset=utf-8"
-            raw.append((b"content-type", media.encode("latin-1")))
+        content_type = content_type_header(media_type) if media_type else self._content_type
+        raw = [] if content_type is None else [content_type]
         if headers:
             raw.extend(encode_headers(headers))
         self.raw_headers = raw
