@@ -22,9 +22,11 @@ from typhoon.http.errors import ClientDisconnected
 from typhoon.http.writer import (
     FRAMING_HEADERS,
     LAST_CHUNK,
+    cached_length_line,
     cached_line,
     check_header,
     chunk,
+    content_length_line,
     header_line,
     header_name,
     status_line,
@@ -59,6 +61,11 @@ class Framing(enum.Enum):
     LENGTH = "Content-Length"
     CHUNKED = "chunked"
     CLOSE = "until the connection closes (HTTP/1.0 without a length)"
+
+
+# The members under module names: on Python 3.11 each ``Framing.X`` lookup goes through
+# EnumType's __getattr__ hook, a cost paid several times per response.
+_NO_BODY, _LENGTH, _CHUNKED, _CLOSE = Framing.NONE, Framing.LENGTH, Framing.CHUNKED, Framing.CLOSE
 
 
 class Exchange:
@@ -170,7 +177,7 @@ class Exchange:
         self.response_ended = False
         self.disconnected = False
         self._disconnect_callbacks: list[Callable[[], object]] | None = None
-        self._framing = Framing.NONE
+        self._framing = _NO_BODY
         self._pending_head = b""
         self._remaining = 0
 
@@ -338,15 +345,15 @@ class Exchange:
         if self.disconnected:
             raise ClientDisconnected()
         framing = self._framing
-        if framing is Framing.LENGTH:
+        if framing is _LENGTH:
             if len(data) > self._remaining:
                 raise RuntimeError("response body is longer than its Content-Length")
             self._remaining -= len(data)
-        elif framing is Framing.NONE and data:
+        elif framing is _NO_BODY and data:
             raise RuntimeError(f"a {self.status} response cannot have a body")
         if self.method == "HEAD" or not data:
             payload = b""
-        elif framing is Framing.CHUNKED:
+        elif framing is _CHUNKED:
             payload = chunk(data)
         else:
             payload = data
@@ -370,12 +377,12 @@ class Exchange:
         if self.response_ended:
             raise RuntimeError("end() called twice")
         self.response_ended = True
-        if self._framing is Framing.LENGTH and self._remaining and self.method != "HEAD":
+        if self._framing is _LENGTH and self._remaining and self.method != "HEAD":
             self.response_keep_alive = False
             raise RuntimeError(
                 f"response body is {self._remaining} bytes shorter than its Content-Length"
             )
-        tail = LAST_CHUNK if self._framing is Framing.CHUNKED and self.method != "HEAD" else b""
+        tail = LAST_CHUNK if self._framing is _CHUNKED and self.method != "HEAD" else b""
         if self._pending_head or tail:
             self._conn.write(self._pending_head + tail)
             self._pending_head = b""
@@ -409,7 +416,7 @@ class Exchange:
         if self.disconnected:
             raise ClientDisconnected()
         send = getattr(self._conn, "sendfile", None)
-        if send is None or self._framing is not Framing.LENGTH or self.method == "HEAD":
+        if send is None or self._framing is not _LENGTH or self.method == "HEAD":
             return False
         if count > self._remaining:
             raise RuntimeError("response body is longer than its Content-Length")
@@ -482,27 +489,26 @@ class Exchange:
             parts += (name, b": ", value, b"\r\n")
 
         if status < 200 or status == 204 or status == 304:  # never a body (RFC 9110 §6.4.1)
-            framing = Framing.NONE
+            framing = _NO_BODY
             if status == 304 and declared is not None:
-                parts.append(b"content-length: %d\r\n" % declared)
+                parts.append(content_length_line(declared))
         elif body_length is not None:
             if declared is not None and declared != body_length and self.method != "HEAD":
                 raise ValueError(
                     f"Content-Length {declared} does not match the body length {body_length}"
                 )
-            framing = Framing.LENGTH
-            parts.append(
-                b"content-length: %d\r\n" % (body_length if declared is None else declared)
-            )
+            framing = _LENGTH
+            length = body_length if declared is None else declared
+            parts.append(cached_length_line(length) or content_length_line(length))
         elif declared is not None:
-            framing = Framing.LENGTH
+            framing = _LENGTH
             self._remaining = declared
-            parts.append(b"content-length: %d\r\n" % declared)
+            parts.append(content_length_line(declared))
         elif self.http_version == "1.1":
-            framing = Framing.CHUNKED
+            framing = _CHUNKED
             parts.append(b"transfer-encoding: chunked\r\n")
         else:
-            framing = Framing.CLOSE
+            framing = _CLOSE
             keep_alive = False
 
         if not keep_alive:
@@ -515,7 +521,7 @@ class Exchange:
         if not own_server:
             parts.append(state.server_line)
         parts.append(b"\r\n")
-        if body and framing is Framing.LENGTH and self.method != "HEAD":
+        if body and framing is _LENGTH and self.method != "HEAD":
             parts.append(body)
             self.bytes_sent = len(body)
         self.status = status

@@ -86,6 +86,11 @@ class _Phase(enum.Enum):
     IDLE = "keep-alive: the next request must start"
 
 
+# The members under module names: on Python 3.11 each ``_Phase.X`` lookup goes through
+# EnumType's __getattr__ hook, which costs more than the timer update it is part of.
+_NO_DEADLINE, _HEADER, _BODY, _IDLE = _Phase.NONE, _Phase.HEADER, _Phase.BODY, _Phase.IDLE
+
+
 _HANDED_OVER: Any = object()
 
 
@@ -181,7 +186,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._eof = False
         self._closed = False
         self._access_log = state.access_log
-        self._phase = _Phase.NONE
+        self._phase = _NO_DEADLINE
         self._deadline = 0.0
         self._timer: TimerHandle | None = None
         limits = self._limits
@@ -199,7 +204,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._server = _address(transport.get_extra_info("sockname"))
         self.state.connections.add(self)
         self._context = contextvars.copy_context()
-        self._watch(_Phase.HEADER, self._limits.header_timeout_s)
+        self._watch(_HEADER, self._limits.header_timeout_s)
 
     def data_received(self, data: bytes) -> None:
         if self._read_stopped:
@@ -215,13 +220,18 @@ class HTTPProtocol(asyncio.Protocol):
         except HttpParserError as exc:
             self._fail(protocol_error_from(exc))
         else:
-            # The target is checked exactly as it arrives (414, in on_url); the guard
-            # covers the rest of the head, which llhttp buffers until a field is whole.
-            if self._in_head and self._head_guard - len(self._url) > self._limits.max_head_bytes:
-                error = ProtocolError(
-                    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large"
-                )
-                self._fail(error)
+            if self._in_head:  # a head is still incomplete
+                # The target is checked exactly as it arrives (414, in on_url); the guard
+                # covers the rest of the head, which llhttp buffers until a field is whole.
+                if self._head_guard - len(self._url) > self._limits.max_head_bytes:
+                    error = ProtocolError(
+                        HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large"
+                    )
+                    self._fail(error)
+                elif self._phase is not _HEADER:
+                    # Its first byte came in this read: the header timeout starts now. A
+                    # head that completes within one read never needs the timer.
+                    self._watch(_HEADER, self._limits.header_timeout_s)
         if self._current is None and self._pipeline:
             self._cork = []
             try:
@@ -282,8 +292,6 @@ class HTTPProtocol(asyncio.Protocol):
         self._transfer_encoding = None
         self._expect = None
         self._upgrade = None
-        if self._phase is not _Phase.HEADER:
-            self._watch(_Phase.HEADER, self._limits.header_timeout_s)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -320,7 +328,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._phase = _Phase.NONE
+        self._phase = _NO_DEADLINE
         parser = self._parser
         limits = self._limits
         version = parser.get_http_version()
@@ -371,7 +379,7 @@ class HTTPProtocol(asyncio.Protocol):
         if has_body:
             self._receiving = exchange
             if not exchange.expect_continue:
-                self._watch(_Phase.BODY, limits.body_timeout_s)
+                self._watch(_BODY, limits.body_timeout_s)
         pipeline = self._pipeline
         pipeline.append(exchange)  # started once feed_data returns
         depth = limits.max_pipeline_depth
@@ -384,7 +392,7 @@ class HTTPProtocol(asyncio.Protocol):
         if exchange.body_received + len(body) > self._limits.max_body_bytes:
             raise ProtocolError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large")
         exchange.feed_body(body)
-        if self._phase is _Phase.BODY:
+        if self._phase is _BODY:
             self._deadline = self._clock.time() + self._limits.body_timeout_s
         if exchange.buffered >= self._limits.read_high_water_bytes and not self._reading_paused:
             self._update_reading()
@@ -395,12 +403,12 @@ class HTTPProtocol(asyncio.Protocol):
         if exchange is not None:
             self._receiving = None
             exchange.end_body()
-            if self._phase is _Phase.BODY:
-                self._phase = _Phase.NONE
+            if self._phase is _BODY:
+                self._phase = _NO_DEADLINE
             if self._reading_paused:
                 self._update_reading()  # a complete body no longer holds reading back
             if self._current is None and not self._pipeline and not self._read_stopped:
-                self._watch(_Phase.IDLE, self._limits.keep_alive_timeout_s)  # answered early
+                self._watch(_IDLE, self._limits.keep_alive_timeout_s)  # answered early
 
     # -- handling ----------------------------------------------------------------------
 
@@ -510,7 +518,7 @@ class HTTPProtocol(asyncio.Protocol):
         if self._read_stopped or self._draining:
             self._close_transport()
         elif not self._in_message:
-            self._watch(_Phase.IDLE, self._limits.keep_alive_timeout_s)
+            self._watch(_IDLE, self._limits.keep_alive_timeout_s)
 
     # -- failing, stopping, closing ----------------------------------------------------
 
@@ -534,8 +542,8 @@ class HTTPProtocol(asyncio.Protocol):
         self._read_stopped = True
         self._receiving = None
         self._in_head = False
-        if self._phase is _Phase.HEADER or self._phase is _Phase.BODY:
-            self._phase = _Phase.NONE
+        if self._phase is _HEADER or self._phase is _BODY:
+            self._phase = _NO_DEADLINE
         self._update_reading()
 
     def _close_with(self, error: ProtocolError | None) -> None:
@@ -571,7 +579,7 @@ class HTTPProtocol(asyncio.Protocol):
             self._transport.abort()
 
     def _cancel_timers(self) -> None:
-        self._phase = _Phase.NONE
+        self._phase = _NO_DEADLINE
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -592,19 +600,19 @@ class HTTPProtocol(asyncio.Protocol):
     def _on_timer(self) -> None:
         self._timer = None
         phase = self._phase
-        if phase is _Phase.NONE or self._closed:
+        if phase is _NO_DEADLINE or self._closed:
             return
         now = self._clock.time()
-        if phase is _Phase.BODY and self._reading_paused:
+        if phase is _BODY and self._reading_paused:
             self._deadline = now + self._limits.body_timeout_s  # the application is slow
         remaining = self._deadline - now
         if remaining > 0:
             self._timer = self._clock.call_later(min(remaining, self._timer_step), self._on_timer)
             return
-        self._phase = _Phase.NONE
-        if phase is _Phase.HEADER:
+        self._phase = _NO_DEADLINE
+        if phase is _HEADER:
             self._fail(None)  # slowloris: close without a word, after what is in flight
-        elif phase is _Phase.BODY:
+        elif phase is _BODY:
             error = ProtocolError(HTTPStatus.REQUEST_TIMEOUT, "request body not received in time")
             self._fail(error)
         elif self._current is None and not self._in_message:
@@ -630,7 +638,7 @@ class HTTPProtocol(asyncio.Protocol):
         if pause:
             self._transport.pause_reading()
         else:
-            if self._phase is _Phase.BODY:  # a stall is counted from here
+            if self._phase is _BODY:  # a stall is counted from here
                 self._deadline = self._clock.time() + self._limits.body_timeout_s
             self._transport.resume_reading()
 
@@ -690,7 +698,7 @@ class HTTPProtocol(asyncio.Protocol):
     def send_continue(self, exchange: Exchange) -> None:
         if exchange is self._receiving and not self._read_stopped:
             self.write(CONTINUE_RESPONSE)
-            self._watch(_Phase.BODY, self._limits.body_timeout_s)
+            self._watch(_BODY, self._limits.body_timeout_s)
 
     def may_keep_alive(self, exchange: Exchange) -> bool:
         if not exchange.keep_alive or self._draining:

@@ -83,6 +83,21 @@ def header_line(name: bytes, value: bytes) -> bytes:
 cached_line = _LINES.get
 """The wire line of a pair :func:`header_line` has validated, or None."""
 
+_LENGTH_LINES: dict[int, bytes] = {}  # body length -> its Content-Length line
+
+
+def content_length_line(length: int) -> bytes:
+    """Return ``content-length: <length>\\r\\n``, remembered for the next body of that size."""
+    line = b"content-length: %d\r\n" % length
+    if len(_LENGTH_LINES) >= _LINES_MAX:
+        _LENGTH_LINES.clear()
+    _LENGTH_LINES[length] = line
+    return line
+
+
+cached_length_line = _LENGTH_LINES.get
+"""The line :func:`content_length_line` made for a length, or None."""
+
 
 def status_line(status: int) -> bytes:
     """Return ``HTTP/1.1 <status> <phrase>\\r\\n``; unregistered codes get no phrase."""

@@ -635,7 +635,7 @@ class App(_Routes):
         view = self._views.get(id(route))
         if view is None:
             return await self._route_calls[id(route)](request)
-        value = await view(request, *args, **params)
+        value = await (view(request, *args, **params) if args or params else view(request))
         return value if isinstance(value, Response) else to_response(value)
 
     def _slash_redirect(self, request: Request) -> Response:

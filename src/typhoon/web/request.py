@@ -89,7 +89,8 @@ class Request:
         if path is None:
             raw = self.exchange.path
             text = raw.decode("latin-1")
-            full = unquote(text, errors="surrogateescape") if b"%" in raw else text
+            # A str test: ``b"%" in raw`` first tries b"%" as an int and clears the error.
+            full = unquote(text, errors="surrogateescape") if "%" in text else text
             root = self.root_path
             path = self._path = (full[len(root) :] or "/") if root else full
         return path
