@@ -62,6 +62,10 @@ QUIET_WAIT_S = 30.0  # before a disturbed run is done again, wait this long at m
 class Plan:
     """How long to load each scenario.
 
+    ``runs`` rounds: in each, every server is started alone, each scenario is loaded
+    once, and the server is stopped; a figure is the median over the rounds. Spreading
+    the runs of one server over the whole benchmark, rather than running them back to
+    back, keeps a slow minute of the machine from landing on one server alone.
     ``warmup_s`` runs before each scenario, ``server_warmup_s`` once per server before
     its first scenario. A run during which other work on the machine used more than
     BACKGROUND_WARN cores is done again, once the machine is quiet (QUIET_WAIT_S at
@@ -592,30 +596,61 @@ def measure(
     if plan.warmup_s:
         run_wrk(wrk_command(url, plan.warmup_s, script, scenario), plan.warmup_s)
     argv = wrk_command(url, plan.duration_s, script, scenario)
-    for _ in range(plan.runs):
-        attempts = [one_run(proc, argv, plan.duration_s)]
-        while (
-            attempts[-1].background_cores > BACKGROUND_WARN
-            and len(attempts) <= plan.retries
-            and plan.retried < plan.retry_budget
-        ):
-            plan.retried += 1
-            wait_quiet(proc.pid)  # other work is using the machine: let it pass, try again
-            attempts.append(one_run(proc, argv, plan.duration_s))
-        result.runs.append(min(attempts, key=lambda run: run.background_cores))
+    attempts = [one_run(proc, argv, plan.duration_s)]
+    while (
+        attempts[-1].background_cores > BACKGROUND_WARN
+        and len(attempts) <= plan.retries
+        and plan.retried < plan.retry_budget
+    ):
+        plan.retried += 1
+        wait_quiet(proc.pid)  # other work is using the machine: let it pass, try again
+        attempts.append(one_run(proc, argv, plan.duration_s))
+    result.runs.append(min(attempts, key=lambda run: run.background_cores))
     if proc.poll() is not None:
         raise ScenarioError(f"the server exited with status {proc.returncode}")
+    result.rss_mib = rss_mib(proc.pid)
+    return summarize(result)
+
+
+def summarize(result: Result) -> Result:
+    """Fill in a result's figures from its runs: the median run by requests/s."""
     median = sorted(result.runs, key=lambda r: r.requests_per_s)[len(result.runs) // 2]
     result.requests_per_s = median.requests_per_s
     result.p99_ms = median.p99_ms
     result.cpu_us_per_request = median.cpu_us_per_request
-    result.rss_mib = rss_mib(proc.pid)
     result.background_cores = max(run.background_cores for run in result.runs)
+    result.socket_errors = {}
+    result.non_2xx = 0
     for run in result.runs:
         for kind, count in run.socket_errors.items():
             result.socket_errors[kind] = result.socket_errors.get(kind, 0) + count
         result.non_2xx += run.non_2xx
     return result
+
+
+def merge_rounds(rounds: Sequence[Sequence[Result]]) -> list[Result]:
+    """One result per server and scenario, from the same result of every round.
+
+    A scenario that failed in any round is reported failed, with the first reason; the
+    RSS is the largest seen.
+    """
+    merged: dict[tuple[str, str], Result] = {}
+    for results in rounds:
+        for r in results:
+            key = (r.server, r.scenario)
+            if key not in merged:
+                merged[key] = r
+                continue
+            into = merged[key]
+            if into.error is not None:
+                continue
+            if r.error is not None:
+                merged[key] = r
+                continue
+            into.runs.extend(r.runs)
+            into.rss_mib = max(into.rss_mib or 0.0, r.rss_mib or 0.0)
+            summarize(into)
+    return list(merged.values())
 
 
 def bench_server(
@@ -946,7 +981,7 @@ def plot(peers_python: Path, results_json: Path, png: Path) -> str | None:
 
 
 def method(plan: Plan) -> str:
-    runs = f"median of {plan.runs} runs" if plan.runs > 1 else "1 run"
+    runs = f"median of {plan.runs} rounds, one run each" if plan.runs > 1 else "1 run"
     if plan.warmup_s:
         runs += f" after a {plan.warmup_s}s warm-up"
     if plan.server_warmup_s:
@@ -995,12 +1030,21 @@ def main() -> int:
     started = time.monotonic()
     host = machine()  # before the run: the typhoon commit measured
     print(f"bench: {len(servers)} servers x {len(scenarios)} scenarios; {method(plan)}", flush=True)
-    results: list[Result] = []
+    rounds: list[list[Result]] = []
     with tempfile.TemporaryDirectory(prefix="typhoon-bench-") as tmp:
-        for spec in servers:
-            python = peers_python if spec.peer else typhoon_python
-            results.extend(bench_server(spec, python, scenarios, plan, Path(tmp)))
+        for number in range(plan.runs):
+            if plan.runs > 1:
+                print(f"-- round {number + 1} of {plan.runs}", flush=True)
+            # Every other round in reverse, so no server always follows the same one.
+            order = servers if number % 2 == 0 else servers[::-1]
+            results: list[Result] = []
+            for spec in order:
+                python = peers_python if spec.peer else typhoon_python
+                results.extend(bench_server(spec, python, scenarios, plan, Path(tmp)))
+            rounds.append(results)
     elapsed = time.monotonic() - started
+    order_of = {spec.key: i for i, spec in enumerate(servers)}
+    results = sorted(merge_rounds(rounds), key=lambda r: order_of[r.server])
 
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     meta: dict[str, Any] = {
