@@ -181,6 +181,47 @@ async def test_pipelining_several_requests_in_one_feed_answered_in_order(
     assert not transport.closed
 
 
+async def test_pipelined_answers_given_inline_leave_in_one_send() -> None:
+    protocol, transport = connect(Fixed(body=b"hi"))
+    feed(protocol, GET * 16)
+    await settle()
+    assert [r.body for r in parse_responses(bytes(transport.written))] == [b"hi"] * 16
+    assert transport.writes == 1  # corked while data_received ran the handlers
+    assert not transport.closed
+
+
+async def test_pipelined_answers_past_the_cork_limit_go_out_in_several_sends() -> None:
+    body = b"x" * 40_000  # two of these pass the 64 KiB the cork holds
+    protocol, transport = connect(Fixed(body=body))
+    feed(protocol, GET * 4)
+    await settle()
+    assert [r.body for r in parse_responses(bytes(transport.written))] == [body] * 4
+    assert 2 <= transport.writes < 4
+
+
+async def test_pipelined_answers_before_a_close_are_all_sent_first() -> None:
+    protocol, transport = connect(Fixed(body=b"hi"))
+    feed(protocol, GET * 3 + b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" + GET)
+    await settle()
+    responses = parse_responses(bytes(transport.written))
+    assert [r.body for r in responses] == [b"hi"] * 4  # the request after the close is not read
+    assert responses[-1].header("connection") == "close"
+    assert transport.closed
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 2, 7])
+async def test_respond_large_body_leaves_beside_its_head_intact(chunk: int | None) -> None:
+    body = bytes(range(256)) * 400  # 100 KiB: sent with writelines, not joined to the head
+    protocol, transport = connect(Fixed(headers=[(b"content-type", b"a/b")], body=body))
+    feed(protocol, GET + GET, chunk)
+    await settle()
+    responses = parse_responses(bytes(transport.written))
+    assert [(r.status, r.header("content-length"), r.body) for r in responses] == [
+        (200, str(len(body)), body)
+    ] * 2
+    assert not transport.closed
+
+
 class Sleepy:
     """Sleeps (real time) on /slow before answering; records starts and ends."""
 

@@ -15,7 +15,7 @@ import asyncio
 import enum
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import IO, TYPE_CHECKING, Protocol
 
 from typhoon.http.errors import ClientDisconnected
@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 HeaderList = Sequence[tuple[bytes, bytes]]
 
+# A one-piece body longer than this goes to the transport beside its head (one
+# writelines, no copy); a shorter one is joined to it (copying is cheaper than a vector).
+_JOIN_MAX_BYTES = 8192
+
 logger = logging.getLogger("typhoon.error")
 
 
@@ -44,6 +48,8 @@ class Connection(Protocol):
     """What an exchange needs from the connection that carries it."""
 
     def write(self, data: bytes) -> None: ...
+
+    def writelines(self, data: Iterable[bytes]) -> None: ...
 
     async def drain(self) -> None: ...
 
@@ -315,7 +321,15 @@ class Exchange:
         """
         if self.status:
             raise RuntimeError("the response was already started")
-        self._conn.write(self._render(status, headers, len(body), body))
+        parts = self._render(status, headers, len(body))
+        if body and self._framing is _LENGTH and self.method != "HEAD":
+            self.bytes_sent = len(body)
+            if len(body) > _JOIN_MAX_BYTES:  # sent beside the head rather than copied
+                self._conn.writelines((b"".join(parts), body))
+                self.response_ended = True
+                return
+            parts.append(body)
+        self._conn.write(b"".join(parts))
         self.response_ended = True
 
     def start(self, status: int, headers: HeaderList = ()) -> None:
@@ -326,7 +340,7 @@ class Exchange:
         """
         if self.status:
             raise RuntimeError("the response was already started")
-        self._pending_head = self._render(status, headers, None, b"")
+        self._pending_head = b"".join(self._render(status, headers, None))
 
     async def write(self, data: bytes) -> None:
         """Send a piece of a streamed response, then wait while the client is slow.
@@ -440,13 +454,11 @@ class Exchange:
             raise RuntimeError(f"the file ended {count - sent} bytes before the range sent")
         return True
 
-    def _render(
-        self, status: int, headers: HeaderList, body_length: int | None, body: bytes
-    ) -> bytes:
-        """Serialize the status line, the headers and a one-piece ``body``.
+    def _render(self, status: int, headers: HeaderList, body_length: int | None) -> list[bytes]:
+        """Serialize the status line and the headers, as pieces to join.
 
-        ``body_length`` is the length of a one-piece body, or None for a stream (whose
-        ``body`` is then empty). Decides the framing and whether to keep the connection.
+        ``body_length`` is the length of a one-piece body, or None for a stream. Decides
+        the framing and whether to keep the connection.
         """
         parts = [status_line(status)]
         # A client still waiting for 100 Continue may never send its body, so the
@@ -521,13 +533,10 @@ class Exchange:
         if not own_server:
             parts.append(state.server_line)
         parts.append(b"\r\n")
-        if body and framing is _LENGTH and self.method != "HEAD":
-            parts.append(body)
-            self.bytes_sent = len(body)
         self.status = status
         self._framing = framing
         self.response_keep_alive = keep_alive
-        return b"".join(parts)
+        return parts
 
 
 def _run_callback(callback: Callable[[], object]) -> None:

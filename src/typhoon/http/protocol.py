@@ -38,7 +38,7 @@ import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine, Generator, Iterable
 from http import HTTPStatus
 from typing import IO, Any, cast
 
@@ -656,6 +656,15 @@ class HTTPProtocol(asyncio.Protocol):
         if self._cork_bytes > _CORK_MAX_BYTES:
             self._uncork()  # let the transport apply backpressure from here on
             self._cork = []
+
+    def writelines(self, data: Iterable[bytes]) -> None:
+        if self._closed:
+            return
+        if self._cork is None:
+            self._transport.writelines(data)
+            return
+        for piece in data:
+            self.write(piece)
 
     async def drain(self) -> None:
         """Wait while the client is slow; raise once the connection is going away."""

@@ -7,6 +7,7 @@ bytes built once, and :meth:`Response.send` hands that to the exchange in one wr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -37,8 +38,13 @@ def encode_headers(headers: HeaderInput) -> list[tuple[bytes, bytes]]:
         raise ValueError(f"header names and values must be Latin-1: {exc.object!r}") from None
 
 
+@functools.lru_cache(maxsize=256)
 def content_type_header(media_type: str | None) -> tuple[bytes, bytes] | None:
-    """The ``Content-Type`` pair for ``media_type``; ``text/*`` gets ``charset=utf-8``."""
+    """The ``Content-Type`` pair for ``media_type``; ``text/*`` gets ``charset=utf-8``.
+
+    Remembered per media type: responses then share one pair, whose wire line the
+    server finds already validated.
+    """
     if not media_type:
         return None
     if media_type.startswith("text/") and "charset" not in media_type:
