@@ -495,6 +495,43 @@ async def test_mounted_app_sees_the_prefix_stripped() -> None:
     assert (await _get(app, "/administrator")).body == b"404 Not Found\n"
 
 
+async def test_mounted_app_without_hooks_answers_its_errors_with_its_own_handlers() -> None:
+    sub = App()
+
+    @sub.get("/boom")
+    async def boom(request: Request) -> str:
+        raise LookupError("gone")
+
+    @sub.errorhandler(LookupError)
+    async def lookup(request: Request, exc: LookupError) -> Any:
+        return {"sub": str(exc)}, 410
+
+    async def refuse(request: Request, call_next: Any) -> Any:
+        if request.path == "/refused":
+            raise LookupError("refused by the sub-app's middleware")
+        return await call_next(request)
+
+    @sub.get("/refused")
+    async def refused(request: Request) -> str:
+        return "never"
+
+    sub.add_middleware(refuse)
+    app = App()
+
+    @app.errorhandler(LookupError)
+    async def parent(request: Request, exc: LookupError) -> Any:
+        return {"parent": str(exc)}, 500
+
+    app.mount("/sub", sub)
+    view_error = await _get(app, "/sub/boom")
+    assert (view_error.status, view_error.body) == (410, b'{"sub":"gone"}')
+    middleware_error = await _get(app, "/sub/refused")
+    assert (middleware_error.status, middleware_error.body) == (
+        410,
+        b'{"sub":"refused by the sub-app\'s middleware"}',
+    )
+
+
 async def test_mounted_apps_startup_and_shutdown_hooks_run() -> None:
     calls: list[str] = []
     app = App()
