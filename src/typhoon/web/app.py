@@ -328,6 +328,7 @@ class App(_Routes):
         self._chain: CallNext | None = None
         self._route_calls: dict[int, CallNext] = {}
         self._views: dict[int, Callable[..., Awaitable[Any]]] = {}
+        self._handlers: dict[int, tuple[type[Any], dict[str, Any]]] = {}
         self._route_groups: dict[int, RouteGroup] = {}
         for entry in routes or ():
             self._add_entry(entry)
@@ -520,14 +521,16 @@ class App(_Routes):
             id(route): self._route_call(route, self._route_groups.get(id(route)))
             for route in self.router.routes
         }
-        # Async function views outside route groups are awaited by _route itself: the
-        # commonest endpoint then costs no wrapper coroutine.
+        # Outside route groups, async function views and handler classes are run by
+        # _route itself, with no wrapper coroutine around them.
+        ungrouped = [r for r in self.router.routes if id(r) not in self._route_groups]
+        self._handlers = {
+            id(r): (r.endpoint, r.kwargs) for r in ungrouped if is_handler_class(r.endpoint)
+        }
         self._views = {
-            id(route): route.endpoint
-            for route in self.router.routes
-            if id(route) not in self._route_groups
-            and not is_handler_class(route.endpoint)
-            and _is_async_callable(route.endpoint)
+            id(r): r.endpoint
+            for r in ungrouped
+            if id(r) not in self._handlers and _is_async_callable(r.endpoint)
         }
         # Without hooks, _dispatch would only turn exceptions into responses, which
         # handle() (or the guard around each middleware) does as well.
@@ -633,10 +636,15 @@ class App(_Routes):
         request.route = route
         request.route_args = args
         view = self._views.get(id(route))
-        if view is None:
-            return await self._route_calls[id(route)](request)
-        value = await (view(request, *args, **params) if args or params else view(request))
-        return value if isinstance(value, Response) else to_response(value)
+        if view is not None:
+            value = await (view(request, *args, **params) if args or params else view(request))
+            return value if isinstance(value, Response) else to_response(value)
+        handler = self._handlers.get(id(route))
+        if handler is not None:
+            cls, kwargs = handler
+            response: Response = await cls(self, request, **kwargs)._execute(args, params)
+            return response
+        return await self._route_calls[id(route)](request)
 
     def _slash_redirect(self, request: Request) -> Response:
         """Redirect to the raw path with its trailing slash toggled, query kept."""
