@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from typhoon.web import routing
 from typhoon.web.routing import (
     DEFAULT_CONVERTERS,
     MethodNotAllowed,
@@ -149,6 +150,112 @@ def test_converter_huge_int_is_refused_not_an_error() -> None:
     assert _route("/i/{v:int}").match("/i/" + "9" * 5000) is None
 
 
+class Shout:
+    """A user converter whose to_python changes the text: it must run on every match."""
+
+    regex = "[a-z]+"
+
+    def to_python(self, value: str) -> str:
+        return value.upper()
+
+    def to_url(self, value: Any) -> str:
+        return str(value).lower()
+
+
+class Pair:
+    """A user converter whose regex has capturing groups of its own."""
+
+    regex = "([a-z]+)-([0-9]+)"
+
+    def to_python(self, value: str) -> tuple[str, int]:
+        word, number = value.split("-")
+        return word, int(number)
+
+    def to_url(self, value: Any) -> str:
+        return f"{value[0]}-{value[1]}"
+
+
+class SignedInt(routing.IntConverter):
+    """A subclass that widens the regex and keeps IntConverter.to_python."""
+
+    regex = "-?[0-9]+"
+
+
+class Hex(routing.IntConverter):
+    """A subclass that overrides to_python: the override is what runs."""
+
+    regex = "[0-9a-f]+"
+
+    def to_python(self, value: str) -> int:
+        return int(value, 16)
+
+
+def _odd_only(value: str) -> int:
+    number = int(value)
+    if not number % 2:
+        raise ValueError("even")
+    return number
+
+
+def test_user_converters_to_python_runs_on_every_match() -> None:
+    odd = routing.IntConverter()
+    odd.to_python = _odd_only  # type: ignore[method-assign]  # an instance's own method
+    user = {"shout": Shout, "signed": SignedInt, "hex": Hex, "odd": odd}
+    converters = {**DEFAULT_CONVERTERS, **check_converters(user)}
+    router = Router()
+    for path, name in [
+        ("/shout/{v:shout}", "shout"),
+        ("/signed/{v:signed}", "signed"),
+        ("/hex/{v:hex}", "hex"),
+        ("/odd/{v:odd}", "odd"),
+        ("/odd/{v}", "odd_fallback"),
+    ]:
+        router.add(Route(path, view, name=name, converters=converters))
+    assert _params(router, "/shout/hey") == ("shout", (), {"v": "HEY"})
+    assert _params(router, "/signed/-12") == ("signed", (), {"v": -12})
+    assert _params(router, "/hex/ff") == ("hex", (), {"v": 255})
+    assert _params(router, "/odd/7") == ("odd", (), {"v": 7})
+    assert _params(router, "/odd/8") == ("odd_fallback", (), {"v": "8"})
+
+
+def test_converter_with_its_own_groups_and_a_parameter_after_it() -> None:
+    converters = {**DEFAULT_CONVERTERS, **check_converters({"pair": Pair})}
+    router = _router(
+        Route("/p/{a:pair}/x/{b:int}/{c}", view, name="p", converters=converters),
+    )
+    assert _params(router, "/p/ab-12/x/7/end") == ("p", (), {"a": ("ab", 12), "b": 7, "c": "end"})
+    with pytest.raises(NotFound):
+        router.resolve("GET", "/p/ab-12/x/seven/end")
+
+
+def test_parameters_that_are_not_the_last_segment() -> None:
+    router = _router(
+        _route("/users/{uid:int}/posts/{slug:slug}", "post"),
+        _route("/files/{p:path}/raw", "raw"),
+        _route("/at/{when:float}/by/{who:uuid}/{n:int}", "at"),
+    )
+    assert _params(router, "/users/5/posts/a-b") == ("post", (), {"uid": 5, "slug": "a-b"})
+    assert _params(router, "/files/a/b.txt/raw") == ("raw", (), {"p": "a/b.txt"})
+    who = uuid.UUID(int=7)
+    assert _params(router, f"/at/1.5/by/{who}/3") == (
+        "at",
+        (),
+        {"when": 1.5, "who": who, "n": 3},
+    )
+
+
+def test_a_rejected_match_falls_through_to_the_next_route_in_order() -> None:
+    router = _router(
+        _route("/n/{v:even}", "even"),
+        _route("/n/{v:int}", "int"),
+        _route("/n/{v}", "str"),
+    )
+    assert _params(router, "/n/4") == ("even", (), {"v": 4})
+    assert _params(router, "/n/7") == ("int", (), {"v": 7})
+    assert _params(router, "/n/" + "9" * 5000) == ("str", (), {"v": "9" * 5000})
+    assert _params(router, "/n/x") == ("str", (), {"v": "x"})
+
+
 def test_compile_path_params_template_and_prefix() -> None:
     compiled = compile_path("/users/{uid:int}/posts/{slug}")
     assert [name for name, _ in compiled.params] == ["uid", "slug"]
@@ -196,9 +303,16 @@ def test_regex_named_and_unnamed_groups_pass_only_named_like_tornado() -> None:
 
 
 def test_regex_optional_group_that_did_not_take_part_is_none() -> None:
-    router = _router(_route(r"/opt/(\d+)?", "opt"))
+    router = _router(_route(r"/opt/(\d+)?", "opt"), _route(r"/named/(?P<n>\d+)?", "named"))
     assert _params(router, "/opt/") == ("opt", (None,), {})
     assert _params(router, "/opt/3") == ("opt", ("3",), {})
+    assert _params(router, "/named/") == ("named", (), {"n": None})
+    assert _params(router, "/named/3") == ("named", (), {"n": "3"})
+
+
+def test_regex_groups_inside_named_groups_are_not_passed() -> None:
+    router = _router(_route(r"/v/(?P<ver>(\d+)\.(\d+))/(?P<rest>.*)", "v"))
+    assert _params(router, "/v/1.2/a/b") == ("v", (), {"ver": "1.2", "rest": "a/b"})
 
 
 def test_regex_is_anchored_at_both_ends() -> None:
@@ -291,6 +405,26 @@ def test_first_segment_buckets_still_find_every_route(
         _route("/items/x/{y}", "after2"),
     )
     assert _params(router, url) == ("target", args, params)
+
+
+@pytest.mark.parametrize("path", ["*", "", "/", "//", "//x/1", "/x", "x/y", "/r/"])
+def test_odd_paths_find_the_same_routes_as_a_plain_scan(path: str) -> None:
+    # The bucket of an odd path ("*" in OPTIONS *, an empty first segment...) must still
+    # hold every route that can match: compare with trying each route in order.
+    routes = [
+        _route("/r/{x}", "r"),
+        _route("//x/{n:int}", "empty_segment"),
+        _route(r"/x|\*|x/y", "alternatives"),
+        _route("/{lang}", "lang"),
+        _route(r"/(.*)", "all"),
+    ]
+    router = _router(*routes)
+    expected = next((r.name for r in routes if r.match(path) is not None), None)
+    if expected is None:
+        with pytest.raises(NotFound):
+            router.resolve("GET", path)
+    else:
+        assert router.resolve("GET", path)[0].name == expected
 
 
 def test_method_not_allowed_carries_the_union_of_allowed_methods() -> None:

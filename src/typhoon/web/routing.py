@@ -7,8 +7,10 @@ regular expression matched against the whole path; its groups become positional
 arguments, or keyword arguments when the groups are named (Tornado's rule).
 
 HOT PATH: :meth:`Router.resolve` runs once per request. Budget: one dict lookup for a
-static path; for a dynamic one, a dict lookup of its first segment and the regex
-matches of that bucket only. Rules: no allocation besides the result, no logging.
+static path; for a dynamic one, a dict lookup of its first segment, the regex matches
+of that bucket only, and for the route that matches, one call per parameter (a builtin
+like ``int`` for the built-in converters). Rules: allocate only the result, the first
+segment and the match; no logging.
 
 Theory of operation. Static paths live in a dict and always win over dynamic routes.
 Dynamic routes whose first path segment is a literal (``/users/{id}``) are filed in a
@@ -24,7 +26,7 @@ import decimal
 import math
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -193,6 +195,9 @@ class CompiledPath:
         prefix: the literal text before the first parameter or regex syntax.
         parts: literals and :class:`Slot` holes for reversing; None when a regex is
             too complex to reverse.
+        captures: what :meth:`Route.match` needs for each keyword parameter, worked out
+            once here: its name, its group number in ``regex``, and the function that
+            turns the matched text into the value (None: the text is the value).
     """
 
     source: str
@@ -202,6 +207,7 @@ class CompiledPath:
     positional: int = 0
     prefix: str = ""
     parts: tuple[str | Slot, ...] | None = ()
+    captures: tuple[tuple[str, int, Callable[[str], Any] | None], ...] = ()
 
     @property
     def is_static(self) -> bool:
@@ -264,9 +270,41 @@ def _compile_placeholders(path: str, converters: Mapping[str, Converter]) -> Com
         raise ValueError(f"route path {path!r} does not compile: {exc}") from None
     first = _PARAM.search(path)
     prefix = path[: first.start()] if first else path
-    return CompiledPath(
-        path, regex, tuple(params), "".join(template), 0, prefix, tuple(p for p in parts if p)
+    # Group numbers, not positions: a converter's regex may hold groups of its own.
+    captures = tuple(
+        (name, regex.groupindex[name], _text_to_value(converter)) for name, converter in params
     )
+    return CompiledPath(
+        path,
+        regex,
+        tuple(params),
+        "".join(template),
+        0,
+        prefix,
+        tuple(p for p in parts if p),
+        captures,
+    )
+
+
+def _text_to_value(converter: Converter) -> Callable[[str], Any] | None:
+    """The function :meth:`Route.match` applies to a parameter's text; None for none.
+
+    The built-in converters' ``to_python`` only pass the text to a builtin (or return it
+    as is): calling that builtin directly gives the same value, or the same ValueError,
+    without a Python-level call per request. Subclasses that keep the method qualify
+    too; any other ``to_python`` is called as it is.
+    """
+    to_python = converter.to_python
+    method = getattr(to_python, "__func__", None)
+    if method is StrConverter.to_python:  # PathConverter's too
+        return None
+    if method is IntConverter.to_python:
+        return int
+    if method is FloatConverter.to_python:
+        return float
+    if method is UUIDConverter.to_python:
+        return uuid.UUID
+    return to_python
 
 
 def _add_literal(
@@ -292,12 +330,14 @@ def _compile_regex(path: str) -> CompiledPath:
         raise ValueError(f"route path {path!r} is not a valid regular expression: {exc}") from None
     named = tuple((name, DEFAULT_CONVERTERS["str"]) for name in regex.groupindex)
     positional = 0 if named else regex.groups  # Tornado: named groups win, all or nothing
+    # A named group's text is passed as is (None when an optional group took no part).
+    captures = tuple((name, group, None) for name, group in regex.groupindex.items())
     prefix = re.match(r"[^()\\^$*+?\[\]|.{]*", body).group(0)  # type: ignore[union-attr]
     if body[len(prefix) : len(prefix) + 1] in ("?", "*", "+", "{"):
         prefix = prefix[:-1]  # the quantifier makes the last character optional
     if "|" in body:
         prefix = ""  # a top-level alternative may start anywhere
-    return CompiledPath(path, regex, named, "", positional, prefix, _regex_parts(body))
+    return CompiledPath(path, regex, named, "", positional, prefix, _regex_parts(body), captures)
 
 
 def _regex_parts(body: str) -> tuple[str | Slot, ...] | None:
@@ -445,11 +485,18 @@ class Route:
             return None
         if compiled.positional:
             return found.groups(), {}
-        params = found.groupdict()
-        try:
-            return (), {name: conv.to_python(params[name]) for name, conv in compiled.params}
-        except ValueError:
-            return None
+        # A plain loop over what compile_path worked out: no groupdict() to build, no
+        # comprehension frame, and builtins called directly (see _text_to_value).
+        params: dict[str, Any] = {}
+        for name, group, convert in compiled.captures:
+            if convert is None:
+                params[name] = found[group]
+            else:
+                try:
+                    params[name] = convert(found[group])
+                except ValueError:
+                    return None  # the converter rejects the text: no match
+        return (), params
 
     def matches_host(self, host: str) -> bool:
         """True when the route has no host rule or ``host`` (no port) satisfies it."""
