@@ -349,6 +349,38 @@ async def test_handler_clear_and_set_default_headers() -> None:
     assert (response.header("x-default"), response.header("x-temp")) == ("yes", None)
 
 
+async def test_handler_overridden_clear_runs_when_the_handler_is_made() -> None:
+    class Handler(RequestHandler):
+        def clear(self) -> None:
+            super().clear()
+            self.set_header("x-cleared", "yes")
+
+        def get(self) -> None:
+            self.write("ok")
+
+    response = await _call(_app((r"/", Handler)), _raw("GET", "/"))
+    assert (response.body, response.header("x-cleared")) == (b"ok", "yes")
+
+
+async def test_handler_state_changed_by_one_request_does_not_reach_the_next() -> None:
+    # Handlers start from shared defaults (copied on write): check nothing leaks.
+    class Handler(RequestHandler):
+        def get(self, kind: str) -> None:
+            if kind == "change":
+                self.set_status(201)
+                self.add_header("x-added", "1")
+                self.set_cookie("c", "1")
+            self.write(kind)
+
+    app = _app((r"/(\w+)", Handler))
+    changed = await _call(app, _raw("GET", "/change"))
+    assert (changed.status, changed.header("x-added")) == (201, "1")
+    assert changed.header("set-cookie") is not None
+    plain = await _call(app, _raw("GET", "/plain"))
+    assert (plain.status, plain.header("x-added"), plain.header("set-cookie")) == (200, None, None)
+    assert plain.header("content-type") == "text/html; charset=utf-8"
+
+
 async def test_handler_finish_ends_the_response_and_later_writes_fail(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

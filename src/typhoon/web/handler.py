@@ -119,6 +119,14 @@ class MissingArgumentError(HTTPError):
         self.arg_name = arg_name
 
 
+# The shared starting values of a handler's headers, cookies and body arguments.
+_DEFAULT_HEADERS: list[tuple[str, str]] = [("content-type", "text/html; charset=utf-8")]
+_DEFAULT_CONTENT_TYPE = (b"content-type", b"text/html; charset=utf-8")  # the same, encoded
+_NO_COOKIES: dict[str, str] = {}
+_NO_ARGUMENTS: MultiDict[str] = MultiDict()
+_VALID_NAMES: set[str] = set()  # header names already checked
+
+
 class _Done:
     """An awaitable that is already complete (what flush() returns in a worker thread)."""
 
@@ -149,28 +157,37 @@ class RequestHandler:
     SUPPORTED_METHODS: ClassVar[tuple[str, ...]] = _METHODS
     _stream_request_body: ClassVar[bool] = False
 
+    # Per-request state starts as these class-level defaults: a handler object is made
+    # for every request, and most requests never touch most of this state. Each value
+    # is immutable or replaced (never mutated in place) when a request changes it.
+    path_args: tuple[Any, ...] = ()
+    _status = 200
+    _reason: str | None = None
+    _headers: list[tuple[str, str]] = _DEFAULT_HEADERS  # shared until changed (copy on write)
+    _cookies: dict[str, str] = _NO_COOKIES  # shared until a cookie is set (copy on write)
+    _write_buffer: list[bytes]  # made by __init__ or clear()
+    _finished = False
+    _headers_written = False
+    _sent = False
+    _flushing: asyncio.Future[None] | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _current_user: Any = _UNSET
+    _body_arguments: MultiDict[str] = _NO_ARGUMENTS  # immutable: sharing it is safe
+    _xsrf_token: str | None = None
+    _close_tasks: set[asyncio.Task[Any]] | None = None  # made by the first async close hook
+
     def __init__(self, app: App, request: Request, **kwargs: Any) -> None:
         self.app = self.application = app
         self.request = request
         self.settings: dict[str, Any] = app.settings
-        self.path_args: tuple[Any, ...] = ()
         self.path_kwargs: dict[str, Any] = {}
-        self._status = 200
-        self._reason: str | None = None
-        self._headers: list[tuple[str, str]] = []
-        self._write_buffer: list[bytes] = []
-        self._cookies: dict[str, str] = {}
-        self._finished = False
-        self._headers_written = False
-        self._sent = False
-        self._flushing: asyncio.Future[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._current_user: Any = _UNSET
-        self._body_arguments: MultiDict[str] = MultiDict()
-        self._xsrf_token: str | None = None
-        self._close_tasks: set[asyncio.Task[Any]] = set()
-        self.clear()
-        self.initialize(**kwargs)
+        hooks = _hooks(type(self))
+        if hooks.clear:
+            self.clear()  # a class that sets default headers (or redefines clear)
+        else:
+            self._write_buffer = []  # all that clear() would change on a new handler
+        if kwargs or hooks.initialize:
+            self.initialize(**kwargs)
 
     # -- the contract with App -----------------------------------------------------------
 
@@ -330,6 +347,8 @@ class RequestHandler:
         result = self.on_connection_close()
         if inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
+            if self._close_tasks is None:
+                self._close_tasks = set()  # keeps the task alive until it is done
             self._close_tasks.add(task)
             task.add_done_callback(self._close_tasks.discard)
 
@@ -780,6 +799,8 @@ class RequestHandler:
             expires = time.time() + expires_days * 86400
         if isinstance(expires, int | float):
             expires = datetime.datetime.fromtimestamp(expires, datetime.UTC)
+        if self._cookies is _NO_COOKIES:
+            self._cookies = {}
         self._cookies[name] = format_set_cookie(
             name,
             text,
@@ -965,14 +986,11 @@ class RequestHandler:
             raise HTTPError(403, "XSRF cookie does not match POST argument")
 
 
-_DEFAULT_HEADERS: list[tuple[str, str]] = [("content-type", "text/html; charset=utf-8")]
-_VALID_NAMES: set[str] = set()  # header names already checked
-_DEFAULT_CONTENT_TYPE = (b"content-type", b"text/html; charset=utf-8")
-
-
 class _Hooks(NamedTuple):
     """Which lifecycle hooks a handler class overrides (the defaults are skipped)."""
 
+    clear: bool  # clear() or set_default_headers(): __init__ must call clear()
+    initialize: bool
     prepare: bool
     on_finish: bool
     on_connection_close: bool
@@ -991,6 +1009,8 @@ def _hooks(cls: type[RequestHandler]) -> _Hooks:
             return getattr(cls, name) is not getattr(RequestHandler, name)
 
         found = _HOOKS[cls] = _Hooks(
+            clear=overrides("clear") or overrides("set_default_headers"),
+            initialize=overrides("initialize"),
             prepare=overrides("prepare"),
             on_finish=overrides("on_finish"),
             on_connection_close=overrides("on_connection_close"),
