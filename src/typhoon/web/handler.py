@@ -200,17 +200,42 @@ class RequestHandler:
         return frozenset(methods)
 
     async def _execute(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Response:
-        """Run the lifecycle and return the response (``Sent`` if it was streamed)."""
+        """Run the lifecycle and return the response (``Sent`` if it was streamed).
+
+        One coroutine runs it all: a step the request does not need (form parsing,
+        XSRF check, prepare, streamed body) costs a test, not another coroutine.
+        """
         self.path_args, self.path_kwargs = args, kwargs
         self._loop = asyncio.get_running_loop()
+        request = self.request
         hooks = _hooks(type(self))
         if hooks.on_connection_close:
-            register = getattr(self.request.exchange, "add_disconnect_callback", None)
+            register = getattr(request.exchange, "add_disconnect_callback", None)
             if register is not None:  # an HTTP/1.1 exchange (the ASGI face may lack it)
                 register(self._client_gone)
         returned: Response | None = None
         try:
-            returned = await self._run(args, kwargs, hooks)
+            if not self._stream_request_body and self._has_form_body():
+                await self._load_body_arguments()
+            if request.method in _UNSAFE_METHODS and self.settings.get("xsrf_cookies"):
+                self.check_xsrf_cookie()
+            if self._current_user is _UNSET and hooks.async_get_current_user:
+                self._current_user = await self.get_current_user()
+            if hooks.prepare:
+                await self._call(self.prepare)
+            if self._stream_request_body and not self._finished:
+                await self._receive_body()
+            if not self._finished:
+                name = request.method.lower()
+                if name == "head" and not callable(getattr(self, "head", None)):
+                    name = "get"
+                method = getattr(self, name)  # the router checked that it exists
+                if _is_async(method):
+                    value = await method(*args, **kwargs)  # directly: no _call() coroutine
+                else:
+                    value = await self._call(method, *args, **kwargs)
+                if value is not None:
+                    returned = self._returned(name, value)
         except Finish as stop:
             if not self._finished:
                 self.finish(*stop.args[:1])
@@ -231,46 +256,6 @@ class RequestHandler:
                 logger.exception("exception in %s.on_finish()", type(self).__name__)
         return response
 
-    async def _run(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], hooks: _Hooks
-    ) -> Response | None:
-        method = self.request.method
-        if not self._stream_request_body:
-            await self._load_body_arguments()
-        if method in _UNSAFE_METHODS and self.settings.get("xsrf_cookies"):
-            self.check_xsrf_cookie()
-        if self._current_user is _UNSET and hooks.async_get_current_user:
-            self._current_user = await self.get_current_user()
-        if hooks.prepare:
-            await self._call(self.prepare)
-        if self._finished:
-            return None
-        if self._stream_request_body:
-            pieces = self.request.stream()
-            try:
-                async for piece in pieces:
-                    await self._call(self.data_received, piece)
-                    if self._finished:
-                        return None
-            finally:
-                close = getattr(pieces, "aclose", None)
-                if close is not None:
-                    await close()
-        name = method.lower()
-        if name == "head" and not callable(getattr(self, "head", None)):
-            name = "get"
-        value = await self._call(getattr(self, name), *args, **kwargs)  # the router checked it
-        if value is None:
-            return None
-        if self._finished or self._headers_written or self._write_buffer:
-            raise RuntimeError(
-                f"{type(self).__name__}.{name}() both wrote a response and returned one"
-            )
-        response = to_response(value)
-        if not isinstance(value, Response | tuple) and self._status != 200:
-            response.status = self._status  # set_status() then return {"id": 1}
-        return self._merge(response)
-
     async def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Await an async method; run a plain one on the app's thread pool."""
         if _is_async(method):
@@ -280,16 +265,42 @@ class RequestHandler:
             value = await value
         return value
 
-    async def _load_body_arguments(self) -> None:
+    def _returned(self, name: str, value: Any) -> Response:
+        """The response for what verb method ``name`` returned (instead of writing)."""
+        if self._finished or self._headers_written or self._write_buffer:
+            raise RuntimeError(
+                f"{type(self).__name__}.{name}() both wrote a response and returned one"
+            )
+        response = to_response(value)
+        if not isinstance(value, Response | tuple) and self._status != 200:
+            response.status = self._status  # set_status() then return {"id": 1}
+        return self._merge(response)
+
+    def _has_form_body(self) -> bool:
+        """The request has a form body, whose fields become the body arguments."""
         exchange = self.request.exchange
         if exchange.body_complete and not exchange.body_received:
-            return  # no body at all
-        if self.request.content_type not in _FORM_TYPES:
-            return  # JSON and the like are read by the handler itself
+            return False  # no body at all
+        return self.request.content_type in _FORM_TYPES  # JSON and the like: the handler's
+
+    async def _load_body_arguments(self) -> None:
         form = await self.request.form()  # files stay there; fields become body arguments
         self._body_arguments = MultiDict(
             (name, value) for name, value in form.multi_items() if isinstance(value, str)
         )
+
+    async def _receive_body(self) -> None:
+        """Hand the body to data_received() as it arrives (``@stream_request_body``)."""
+        pieces = self.request.stream()
+        try:
+            async for piece in pieces:
+                await self._call(self.data_received, piece)
+                if self._finished:
+                    return
+        finally:
+            close = getattr(pieces, "aclose", None)
+            if close is not None:
+                await close()
 
     def _merge(self, response: Response) -> Response:
         """Add the handler's cookies and headers (those the response lacks) to it."""
