@@ -258,6 +258,22 @@ async def test_handler_status_and_headers_set_add_clear() -> None:
     assert response.header("x-gone") is None
 
 
+async def test_handler_headers_keep_their_case_and_replace_the_default_content_type() -> None:
+    class Handler(RequestHandler):
+        def get(self, kind: str) -> None:
+            if kind == "text":
+                self.set_header("Content-Type", "text/plain")
+            self.set_header("X-Mixed-Case", "v")
+            self.clear_header("x-\u20ac")  # cannot be a header name: nothing to clear
+            self.write(kind)
+
+    app = _app((r"/(\w+)", Handler))
+    text = await _call(app, _raw("GET", "/text"))
+    assert text.headers[:2] == [("Content-Type", "text/plain"), ("X-Mixed-Case", "v")]
+    html = await _call(app, _raw("GET", "/html"))
+    assert html.headers[:2] == [("content-type", "text/html; charset=utf-8"), ("X-Mixed-Case", "v")]
+
+
 async def test_handler_set_header_and_status_reject_bad_values() -> None:
     problems: list[str] = []
 

@@ -80,7 +80,7 @@ _UNSAFE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_NO_BODY_HEADERS = frozenset(("content-type", "content-encoding", "content-language"))
+_NO_BODY_HEADERS = frozenset((b"content-type", b"content-encoding", b"content-language"))
 _json_encode = msgspec.json.Encoder().encode
 
 
@@ -120,11 +120,10 @@ class MissingArgumentError(HTTPError):
 
 
 # The shared starting values of a handler's headers, cookies and body arguments.
-_DEFAULT_HEADERS: list[tuple[str, str]] = [("content-type", "text/html; charset=utf-8")]
-_DEFAULT_CONTENT_TYPE = (b"content-type", b"text/html; charset=utf-8")  # the same, encoded
+_DEFAULT_HEADERS: list[tuple[bytes, bytes]] = [(b"content-type", b"text/html; charset=utf-8")]
 _NO_COOKIES: dict[str, str] = {}
 _NO_ARGUMENTS: MultiDict[str] = MultiDict()
-_VALID_NAMES: set[str] = set()  # header names already checked
+_HEADER_NAMES: dict[str, bytes] = {}  # header names already checked, encoded
 
 
 class _Done:
@@ -163,7 +162,8 @@ class RequestHandler:
     path_args: tuple[Any, ...] = ()
     _status = 200
     _reason: str | None = None
-    _headers: list[tuple[str, str]] = _DEFAULT_HEADERS  # shared until changed (copy on write)
+    # The response headers, encoded (as set_header checks them) so that sending does not.
+    _headers: list[tuple[bytes, bytes]] = _DEFAULT_HEADERS  # shared until changed (copy on write)
     _cookies: dict[str, str] = _NO_COOKIES  # shared until a cookie is set (copy on write)
     _write_buffer: list[bytes]  # made by __init__ or clear()
     _finished = False
@@ -306,8 +306,9 @@ class RequestHandler:
         """Add the handler's cookies and headers (those the response lacks) to it."""
         present = {name.lower() for name, _ in response.raw_headers}
         for name, value in self._headers:
-            if name.lower().encode("latin-1") not in present and name.lower() != "content-type":
-                response.add_header(name, value)
+            key = name.lower()
+            if key not in present and key != b"content-type":
+                response.raw_headers.append((name, value))
         for cookie in self._cookies.values():
             response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
         return response
@@ -340,13 +341,11 @@ class RequestHandler:
         return Sent(self._status)
 
     def _raw_headers(self) -> list[tuple[bytes, bytes]]:
-        bodiless = self._status < 200 or self._status in (204, 304)
-        if self._headers is _DEFAULT_HEADERS and not self._cookies and not bodiless:
-            return [_DEFAULT_CONTENT_TYPE]  # nothing set: the common case, pre-encoded
-        headers = self._headers
-        if bodiless:
-            headers = [(k, v) for k, v in headers if k.lower() not in _NO_BODY_HEADERS]
-        raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        """The response's header list (its own: middleware may change it)."""
+        if self._status < 200 or self._status in (204, 304):
+            raw = [(k, v) for k, v in self._headers if k.lower() not in _NO_BODY_HEADERS]
+        else:
+            raw = list(self._headers)
         if self._cookies:
             raw += [(b"set-cookie", cookie.encode("latin-1")) for cookie in self._cookies.values()]
         return raw
@@ -422,28 +421,28 @@ class RequestHandler:
         Raises:
             ValueError: the name is not a token, or the value holds CR, LF or NUL.
         """
-        text = self._header_value(name, value)
-        self._check_headers_open("set_header")
-        key = name.lower()
-        headers = [(k, v) for k, v in self._headers if k.lower() != key]  # never the default
-        headers.append((name, text))
+        header = _encode_header(name, value)
+        if self._headers_written:
+            raise RuntimeError("set_header() called after the headers were sent by flush()")
+        key = header[0].lower()
+        if self._headers is _DEFAULT_HEADERS and key == b"content-type":
+            headers = []  # the usual case: replacing the only default header
+        else:
+            headers = [(k, v) for k, v in self._headers if k.lower() != key]  # a new list
+        headers.append(header)
         self._headers = headers
 
     def add_header(self, name: str, value: str | int | float | datetime.datetime) -> None:
         """Add a value for header ``name``, keeping earlier ones."""
-        text = self._header_value(name, value)
+        header = _encode_header(name, value)
         self._check_headers_open("add_header")
-        self._own_headers().append((name, text))
-
-    def _own_headers(self) -> list[tuple[str, str]]:
-        """The header list, copied first if it is still the shared default."""
         if self._headers is _DEFAULT_HEADERS:
             self._headers = list(_DEFAULT_HEADERS)
-        return self._headers
+        self._headers.append(header)
 
     def clear_header(self, name: str) -> None:
         """Remove every value of header ``name``."""
-        key = name.lower()
+        key = name.lower().encode("latin-1", "replace")  # "?": in no header name (a token)
         self._headers = [(k, v) for k, v in self._headers if k.lower() != key]
 
     def clear(self) -> None:
@@ -453,30 +452,6 @@ class RequestHandler:
         self._reason = None
         self._write_buffer = []
         self.set_default_headers()
-
-    @staticmethod
-    def _header_value(name: str, value: str | int | float | datetime.datetime) -> str:
-        if name not in _VALID_NAMES:
-            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
-                raise ValueError(f"invalid header name {name!r}")
-            if len(_VALID_NAMES) < 4096:  # bounded: applications use a fixed set of names
-                _VALID_NAMES.add(name)
-        if isinstance(value, datetime.datetime):
-            when = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
-            text = format_datetime(when.astimezone(datetime.UTC), usegmt=True)
-        elif isinstance(value, str):
-            text = value
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            text = str(value)
-        else:
-            raise TypeError(f"header {name!r}: unsupported value type {type(value).__name__}")
-        if "\r" in text or "\n" in text or "\x00" in text:
-            raise ValueError(f"unsafe value for header {name!r}: {text!r}")
-        try:
-            text.encode("latin-1")
-        except UnicodeEncodeError:
-            raise ValueError(f"header {name!r}: the value must be Latin-1") from None
-        return text
 
     def _check_headers_open(self, what: str) -> None:
         if self._headers_written:
@@ -498,7 +473,11 @@ class RequestHandler:
         """
         if self._finished:
             raise RuntimeError("write() called after finish()")
-        if isinstance(chunk, dict):
+        if isinstance(chunk, str):  # the types are exclusive: the usual ones come first
+            data = chunk.encode()
+        elif isinstance(chunk, bytes | bytearray | memoryview):
+            data = bytes(chunk)
+        elif isinstance(chunk, dict):
             if self._write_buffer or self._headers_written:
                 raise TypeError("write() of a dict must be the only content of the response")
             try:
@@ -506,10 +485,6 @@ class RequestHandler:
             except (TypeError, msgspec.EncodeError) as exc:
                 raise TypeError(f"write() cannot encode the dict as JSON: {exc}") from None
             self.set_header("content-type", "application/json")
-        elif isinstance(chunk, str):
-            data = chunk.encode()
-        elif isinstance(chunk, bytes | bytearray | memoryview):
-            data = bytes(chunk)
         elif isinstance(chunk, list):
             raise TypeError(
                 "write() does not accept lists (a top-level JSON array can be read by other "
@@ -1044,6 +1019,38 @@ def _is_async(method: Callable[..., Any]) -> bool:
         if len(_ASYNC) < 65536:  # bounded: functions defined at run time are not kept forever
             _ASYNC[function] = found
     return found
+
+
+def _encode_header(name: str, value: str | int | float | datetime.datetime) -> tuple[bytes, bytes]:
+    """Check a header for set_header()/add_header() and encode it as it will be sent.
+
+    Raises:
+        ValueError: the name is not a token, or the value holds CR, LF or NUL or is not
+            Latin-1.
+        TypeError: the value is not a str, int, float or datetime.
+    """
+    raw_name = _HEADER_NAMES.get(name)
+    if raw_name is None:
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"invalid header name {name!r}")
+        raw_name = name.encode("latin-1")
+        if len(_HEADER_NAMES) < 4096:  # bounded: applications use a fixed set of names
+            _HEADER_NAMES[name] = raw_name
+    if isinstance(value, str):  # the usual case first
+        text = value
+    elif isinstance(value, datetime.datetime):
+        when = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+        text = format_datetime(when.astimezone(datetime.UTC), usegmt=True)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        raise TypeError(f"header {name!r}: unsupported value type {type(value).__name__}")
+    if "\r" in text or "\n" in text or "\x00" in text:
+        raise ValueError(f"unsafe value for header {name!r}: {text!r}")
+    try:
+        return raw_name, text.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"header {name!r}: the value must be Latin-1") from None
 
 
 def _phrase(status: int) -> str:
