@@ -29,6 +29,7 @@ Rules of operation:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import functools
 import hmac
@@ -43,7 +44,7 @@ from collections.abc import Awaitable, Callable, Generator
 from email.utils import format_datetime
 from http import HTTPStatus
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, overload
 from urllib.parse import quote, urlencode, urlsplit
 
 import msgspec
@@ -156,18 +157,20 @@ class RequestHandler:
     SUPPORTED_METHODS: ClassVar[tuple[str, ...]] = _METHODS
     _stream_request_body: ClassVar[bool] = False
 
-    # Per-request state starts as these class-level defaults: a handler object is made
-    # for every request, and most requests never touch most of this state. Each value
-    # is immutable or replaced (never mutated in place) when a request changes it.
+    # Per-request state. What every request reads is set by __init__ (on CPython 3.11 an
+    # instance attribute is read faster than a class attribute); the rest starts as these
+    # class-level defaults, replaced (never changed in place) by the requests that use it.
     path_args: tuple[Any, ...] = ()
-    _status = 200
+    _facts: _ClassFacts
+    _status: int
+    _finished: bool
+    _headers_written: bool
+    # The response headers, encoded (set_header checks them by encoding them) so that
+    # sending does not encode them again; the shared _DEFAULT_HEADERS until changed.
+    _headers: list[tuple[bytes, bytes]]
+    _cookies: dict[str, str]  # the shared _NO_COOKIES until a cookie is set
+    _write_buffer: list[bytes]
     _reason: str | None = None
-    # The response headers, encoded (as set_header checks them) so that sending does not.
-    _headers: list[tuple[bytes, bytes]] = _DEFAULT_HEADERS  # shared until changed (copy on write)
-    _cookies: dict[str, str] = _NO_COOKIES  # shared until a cookie is set (copy on write)
-    _write_buffer: list[bytes]  # made by __init__ or clear()
-    _finished = False
-    _headers_written = False
     _sent = False
     _flushing: asyncio.Future[None] | None = None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -181,12 +184,17 @@ class RequestHandler:
         self.request = request
         self.settings: dict[str, Any] = app.settings
         self.path_kwargs: dict[str, Any] = {}
-        hooks = _hooks(type(self))
-        if hooks.clear:
+        cls = type(self)
+        facts = self._facts = _CLASS_FACTS.get(cls) or _class_facts(cls)
+        self._status = 200
+        self._finished = self._headers_written = False
+        self._headers = _DEFAULT_HEADERS
+        self._cookies = _NO_COOKIES
+        if facts.clear:
             self.clear()  # a class that sets default headers (or redefines clear)
         else:
             self._write_buffer = []  # all that clear() would change on a new handler
-        if kwargs or hooks.initialize:
+        if kwargs or facts.initialize:
             self.initialize(**kwargs)
 
     # -- the contract with App -----------------------------------------------------------
@@ -208,29 +216,30 @@ class RequestHandler:
         self.path_args, self.path_kwargs = args, kwargs
         self._loop = asyncio.get_running_loop()
         request = self.request
-        hooks = _hooks(type(self))
-        if hooks.on_connection_close:
+        facts = self._facts
+        if facts.on_connection_close:
             register = getattr(request.exchange, "add_disconnect_callback", None)
             if register is not None:  # an HTTP/1.1 exchange (the ASGI face may lack it)
                 register(self._client_gone)
         returned: Response | None = None
         try:
-            if not self._stream_request_body and self._has_form_body():
-                await self._load_body_arguments()
+            exchange = request.exchange
+            if (exchange.body_received or not exchange.body_complete) and (
+                request.content_type in _FORM_TYPES and not facts.stream_request_body
+            ):
+                await self._load_body_arguments()  # form fields become body arguments
             if request.method in _UNSAFE_METHODS and self.settings.get("xsrf_cookies"):
                 self.check_xsrf_cookie()
-            if self._current_user is _UNSET and hooks.async_get_current_user:
+            if facts.async_get_current_user and self._current_user is _UNSET:
                 self._current_user = await self.get_current_user()
-            if hooks.prepare:
+            if facts.prepare:
                 await self._call(self.prepare)
-            if self._stream_request_body and not self._finished:
+            if facts.stream_request_body and not self._finished:
                 await self._receive_body()
             if not self._finished:
-                name = request.method.lower()
-                if name == "head" and not callable(getattr(self, "head", None)):
-                    name = "get"
-                method = getattr(self, name)  # the router checked that it exists
-                if _is_async(method):
+                name, is_async = facts.verbs[request.method]  # the router checked it
+                method = getattr(self, name)
+                if is_async:
                     value = await method(*args, **kwargs)  # directly: no _call() coroutine
                 else:
                     value = await self._call(method, *args, **kwargs)
@@ -249,7 +258,7 @@ class RequestHandler:
             response = await self._end_stream()
         else:
             response = self._complete(returned)
-        if hooks.on_finish:
+        if facts.on_finish:
             try:
                 await self._call(self.on_finish)
             except Exception:
@@ -275,13 +284,6 @@ class RequestHandler:
         if not isinstance(value, Response | tuple) and self._status != 200:
             response.status = self._status  # set_status() then return {"id": 1}
         return self._merge(response)
-
-    def _has_form_body(self) -> bool:
-        """The request has a form body, whose fields become the body arguments."""
-        exchange = self.request.exchange
-        if exchange.body_complete and not exchange.body_received:
-            return False  # no body at all
-        return self.request.content_type in _FORM_TYPES  # JSON and the like: the handler's
 
     async def _load_body_arguments(self) -> None:
         form = await self.request.form()  # files stay there; fields become body arguments
@@ -972,8 +974,12 @@ class RequestHandler:
             raise HTTPError(403, "XSRF cookie does not match POST argument")
 
 
-class _Hooks(NamedTuple):
-    """Which lifecycle hooks a handler class overrides (the defaults are skipped)."""
+@dataclasses.dataclass(frozen=True, slots=True)  # slots: the fastest attributes to read
+class _ClassFacts:
+    """What a handler class defines, found on its first request rather than on each.
+
+    Hooks the class does not override are skipped (the defaults do nothing).
+    """
 
     clear: bool  # clear() or set_default_headers(): __init__ must call clear()
     initialize: bool
@@ -981,32 +987,43 @@ class _Hooks(NamedTuple):
     on_finish: bool
     on_connection_close: bool
     async_get_current_user: bool
+    stream_request_body: bool
+    # HTTP method -> (the method's name, is it async): "HEAD" -> "get" without head().
+    verbs: dict[str, tuple[str, bool]]
 
 
-_HOOKS: dict[type, _Hooks] = {}
+_CLASS_FACTS: dict[type, _ClassFacts] = {}
 
 
-def _hooks(cls: type[RequestHandler]) -> _Hooks:
-    """The hooks ``cls`` overrides, looked up once per class."""
-    found = _HOOKS.get(cls)
-    if found is None:
+def _class_facts(cls: type[RequestHandler]) -> _ClassFacts:
+    """The facts about ``cls``, remembered in ``_CLASS_FACTS``."""
 
-        def overrides(name: str) -> bool:
-            return getattr(cls, name) is not getattr(RequestHandler, name)
+    def overrides(name: str) -> bool:
+        return getattr(cls, name) is not getattr(RequestHandler, name)
 
-        found = _HOOKS[cls] = _Hooks(
-            clear=overrides("clear") or overrides("set_default_headers"),
-            initialize=overrides("initialize"),
-            prepare=overrides("prepare"),
-            on_finish=overrides("on_finish"),
-            on_connection_close=overrides("on_connection_close"),
-            async_get_current_user=overrides("get_current_user")
-            and inspect.iscoroutinefunction(cls.get_current_user),
-        )
+    verbs = {}
+    for http_method in cls.SUPPORTED_METHODS:
+        name = http_method.lower()
+        if name == "head" and not callable(getattr(cls, "head", None)):
+            name = "get"
+        method = getattr(cls, name, None)
+        if callable(method):
+            verbs[http_method] = (name, _is_async(method))
+    found = _CLASS_FACTS[cls] = _ClassFacts(
+        clear=overrides("clear") or overrides("set_default_headers"),
+        initialize=overrides("initialize"),
+        prepare=overrides("prepare"),
+        on_finish=overrides("on_finish"),
+        on_connection_close=overrides("on_connection_close"),
+        async_get_current_user=overrides("get_current_user")
+        and inspect.iscoroutinefunction(cls.get_current_user),
+        stream_request_body=cls._stream_request_body,
+        verbs=verbs,
+    )
     return found
 
 
-# Facts about handler classes and their methods, computed once rather than per request.
+# Whether a method is async, per function: _call() asks for every hook it runs.
 _ASYNC: dict[Any, bool] = {}
 
 
