@@ -81,6 +81,7 @@ _UNSAFE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BODILESS_STATUSES = frozenset((*range(100, 200), 204, 304))
 _NO_BODY_HEADERS = frozenset((b"content-type", b"content-encoding", b"content-language"))
 _json_encode = msgspec.json.Encoder().encode
 
@@ -125,6 +126,7 @@ _DEFAULT_HEADERS: list[tuple[bytes, bytes]] = [(b"content-type", b"text/html; ch
 _NO_COOKIES: dict[str, str] = {}
 _NO_ARGUMENTS: MultiDict[str] = MultiDict()
 _HEADER_NAMES: dict[str, bytes] = {}  # header names already checked, encoded
+_ENCODED_HEADERS: dict[tuple[str, str], tuple[bytes, bytes]] = {}  # (name, str value) checked
 
 
 class _Done:
@@ -320,9 +322,8 @@ class RequestHandler:
         self._finished = self._sent = True
         if returned is not None:
             return returned
-        buffer = self._write_buffer
+        buffer = self._write_buffer  # nothing can be written any more: no need to clear it
         response = Response(buffer[0] if len(buffer) == 1 else b"".join(buffer), self._status)
-        buffer.clear()
         response.raw_headers = self._raw_headers()
         return response
 
@@ -344,7 +345,7 @@ class RequestHandler:
 
     def _raw_headers(self) -> list[tuple[bytes, bytes]]:
         """The response's header list (its own: middleware may change it)."""
-        if self._status < 200 or self._status in (204, 304):
+        if self._status in _BODILESS_STATUSES:
             raw = [(k, v) for k, v in self._headers if k.lower() not in _NO_BODY_HEADERS]
         else:
             raw = list(self._headers)
@@ -1040,6 +1041,28 @@ def _is_async(method: Callable[..., Any]) -> bool:
 
 def _encode_header(name: str, value: str | int | float | datetime.datetime) -> tuple[bytes, bytes]:
     """Check a header for set_header()/add_header() and encode it as it will be sent.
+
+    Handlers send the same few headers again and again (Content-Type, Cache-Control…):
+    a header with a str value is checked and encoded once, then remembered.
+
+    Raises:
+        ValueError: the name is not a token, or the value holds CR, LF or NUL or is not
+            Latin-1.
+        TypeError: the value is not a str, int, float or datetime.
+    """
+    if type(value) is not str:  # a number or a date (or a str subclass): not remembered
+        return _check_header(name, value)
+    header = _ENCODED_HEADERS.get((name, value))
+    if header is None:
+        header = _check_header(name, value)
+        if len(_ENCODED_HEADERS) >= 1024:  # bounded: start afresh rather than keep old values
+            _ENCODED_HEADERS.clear()
+        _ENCODED_HEADERS[name, value] = header
+    return header
+
+
+def _check_header(name: str, value: str | int | float | datetime.datetime) -> tuple[bytes, bytes]:
+    """:func:`_encode_header` for a header not remembered.
 
     Raises:
         ValueError: the name is not a token, or the value holds CR, LF or NUL or is not
