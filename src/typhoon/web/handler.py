@@ -129,6 +129,24 @@ _HEADER_NAMES: dict[str, bytes] = {}  # header names already checked, encoded
 _ENCODED_HEADERS: dict[tuple[str, str], tuple[bytes, bytes]] = {}  # (name, str value) checked
 
 
+class _WrittenResponse(Response):
+    """A response made of what a handler wrote, whose headers are encoded already.
+
+    A plain Response whose constructor takes the parts as they are (Response() would
+    look for a media type and encode headers, then see its header list replaced).
+    """
+
+    __slots__ = ()
+
+    def __init__(self, body: bytes, status: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.body = body
+        self.status = status
+        self.raw_headers = raw_headers
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status}>"  # what it was before this shortcut
+
+
 class _Done:
     """An awaitable that is already complete (what flush() returns in a worker thread)."""
 
@@ -227,7 +245,7 @@ class RequestHandler:
         try:
             exchange = request.exchange
             if (exchange.body_received or not exchange.body_complete) and (
-                request.content_type in _FORM_TYPES and not facts.stream_request_body
+                not facts.stream_request_body and request.content_type in _FORM_TYPES
             ):
                 await self._load_body_arguments()  # form fields become body arguments
             if request.method in _UNSAFE_METHODS and self.settings.get("xsrf_cookies"):
@@ -323,9 +341,8 @@ class RequestHandler:
         if returned is not None:
             return returned
         buffer = self._write_buffer  # nothing can be written any more: no need to clear it
-        response = Response(buffer[0] if len(buffer) == 1 else b"".join(buffer), self._status)
-        response.raw_headers = self._raw_headers()
-        return response
+        body = buffer[0] if len(buffer) == 1 else b"".join(buffer)
+        return _WrittenResponse(body, self._status, self._raw_headers())
 
     async def _end_stream(self) -> Response:
         """End a response that flush() already started; return ``Sent``."""
