@@ -642,7 +642,8 @@ class App(_Routes):
         handler = self._handlers.get(id(route))
         if handler is not None:
             cls, kwargs = handler
-            response: Response = await cls(self, request, **kwargs)._execute(args, params)
+            instance = cls(self, request, **kwargs) if kwargs else cls(self, request)
+            response: Response = await instance._execute(args, params)
             return response
         return await self._route_calls[id(route)](request)
 

@@ -259,8 +259,8 @@ class RequestHandler:
             if not self._finished:
                 name, is_async = facts.verbs[request.method]  # the router checked it
                 method = getattr(self, name)
-                if is_async:
-                    value = await method(*args, **kwargs)  # directly: no _call() coroutine
+                if is_async:  # awaited directly: no _call() coroutine
+                    value = await (method(*args, **kwargs) if args or kwargs else method())
                 else:
                     value = await self._call(method, *args, **kwargs)
                 if value is not None:
