@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Protocol
 
 from typhoon.http.errors import ClientDisconnected
 from typhoon.http.writer import (
+    BODILESS_STATUSES,
     FRAMING_HEADERS,
     LAST_CHUNK,
     cached_length_line,
@@ -500,7 +501,7 @@ class Exchange:
                 own_server = True
             parts += (name, b": ", value, b"\r\n")
 
-        if status < 200 or status == 204 or status == 304:  # never a body (RFC 9110 §6.4.1)
+        if status in BODILESS_STATUSES:
             framing = _NO_BODY
             if status == 304 and declared is not None:
                 parts.append(content_length_line(declared))

@@ -109,9 +109,13 @@ def status_line(status: int) -> bytes:
     return b"HTTP/1.1 %d \r\n" % status
 
 
+# 1xx, 204 and 304 responses never carry a body (RFC 9110 §6.4.1).
+BODILESS_STATUSES = frozenset((*range(100, 200), 204, 304))
+
+
 def has_no_body(status: int) -> bool:
     """1xx, 204 and 304 responses never carry a body (RFC 9110 §6.4.1)."""
-    return status < 200 or status == 204 or status == 304
+    return status in BODILESS_STATUSES
 
 
 def check_header(name: bytes, value: bytes) -> None:

@@ -517,12 +517,9 @@ class App(_Routes):
         if self.router.frozen:
             return
         self.router.freeze()
-        self._route_calls = {
-            id(route): self._route_call(route, self._route_groups.get(id(route)))
-            for route in self.router.routes
-        }
         # Outside route groups, async function views and handler classes are run by
-        # _route itself, with no wrapper coroutine around them.
+        # _route itself, with no wrapper coroutine around them; the other routes (sync
+        # views, grouped routes) get a call from _route_call.
         ungrouped = [r for r in self.router.routes if id(r) not in self._route_groups]
         self._handlers = {
             id(r): (r.endpoint, r.kwargs) for r in ungrouped if is_handler_class(r.endpoint)
@@ -531,6 +528,11 @@ class App(_Routes):
             id(r): r.endpoint
             for r in ungrouped
             if id(r) not in self._handlers and _is_async_callable(r.endpoint)
+        }
+        self._route_calls = {
+            id(route): self._route_call(route, self._route_groups.get(id(route)))
+            for route in self.router.routes
+            if id(route) not in self._views and id(route) not in self._handlers
         }
         # Without hooks, _dispatch would only turn exceptions into responses, which
         # handle() (or the guard around each middleware) does as well.

@@ -50,6 +50,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import msgspec
 
 from typhoon.http.errors import ClientDisconnected, ProtocolError
+from typhoon.http.writer import BODILESS_STATUSES
 from typhoon.web.app import to_response
 from typhoon.web.cookies import SameSite, format_set_cookie
 from typhoon.web.datastructures import MultiDict
@@ -81,7 +82,6 @@ _UNSAFE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BODILESS_STATUSES = frozenset((*range(100, 200), 204, 304))
 _NO_BODY_HEADERS = frozenset((b"content-type", b"content-encoding", b"content-language"))
 _json_encode = msgspec.json.Encoder().encode
 
@@ -362,7 +362,7 @@ class RequestHandler:
 
     def _raw_headers(self) -> list[tuple[bytes, bytes]]:
         """The response's header list (its own: middleware may change it)."""
-        if self._status in _BODILESS_STATUSES:
+        if self._status in BODILESS_STATUSES:
             raw = [(k, v) for k, v in self._headers if k.lower() not in _NO_BODY_HEADERS]
         else:
             raw = list(self._headers)
