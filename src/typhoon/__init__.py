@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from typhoon import realtime
 from typhoon.http.limits import HTTPConfig, HTTPLimits
+from typhoon.realtime import WebSocket, WebSocketClosed, WebSocketHandler
 from typhoon.web import (
     HTML,
     JSON,
@@ -28,6 +30,8 @@ from typhoon.web import (
 
 __version__ = "0.1.0.dev0"
 
+realtime.install()  # the composition root: web reaches realtime only through these hooks
+
 __all__ = [
     "HTML",
     "JSON",
@@ -49,6 +53,9 @@ __all__ = [
     "Streaming",
     "Text",
     "UploadFile",
+    "WebSocket",
+    "WebSocketClosed",
+    "WebSocketHandler",
     "__version__",
     "authenticated",
     "stream_request_body",

@@ -6,7 +6,7 @@ web layer.
 
 from __future__ import annotations
 
-from typhoon.http.app_api import Application, Lifespan
+from typhoon.http.app_api import Application, Draining, Lifespan
 from typhoon.http.errors import ClientDisconnected, HTTPLayerError, ProtocolError
 from typhoon.http.exchange import Exchange, Framing
 from typhoon.http.limits import HTTPConfig, HTTPLimits
@@ -17,6 +17,7 @@ from typhoon.http.state import ServerState
 __all__ = [
     "Application",
     "ClientDisconnected",
+    "Draining",
     "Exchange",
     "Framing",
     "HTTPConfig",

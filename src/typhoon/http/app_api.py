@@ -26,3 +26,14 @@ class Lifespan(Protocol):
     async def startup(self) -> None: ...
 
     async def shutdown(self) -> None: ...
+
+
+@runtime_checkable
+class Draining(Protocol):
+    """Optional: an application told when a graceful drain begins.
+
+    Called once the server has stopped accepting and before it asks the connections to
+    finish, so that streams with no natural end (SSE, long polls) can end cleanly.
+    """
+
+    def draining(self) -> None: ...

@@ -60,6 +60,32 @@ class Connection(Protocol):
 
     def may_keep_alive(self, exchange: Exchange) -> bool: ...
 
+    def switch_protocols(
+        self, exchange: Exchange, head: bytes, tunnel: Tunnel
+    ) -> asyncio.Transport: ...
+
+
+class Tunnel(Protocol):
+    """What takes a connection over after ``101 Switching Protocols`` (a WebSocket).
+
+    The connection forwards to it everything the transport reports from then on. It
+    writes to the transport it was given, and calls :meth:`Exchange.drain` to wait
+    for a slow client.
+    """
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes from the client (the first call may carry bytes that arrived right
+        behind the request head)."""
+
+    def eof_received(self) -> bool | None:
+        """The client half-closed; return True to keep the transport open."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The connection is closed."""
+
+    def shutdown(self) -> None:
+        """The server is draining: close gracefully (a WebSocket sends 1001)."""
+
 
 class Framing(enum.Enum):
     """How the response body is delimited on the wire."""
@@ -301,6 +327,46 @@ class Exchange:
             yield data
 
     # -- the response ----------------------------------------------------------------
+
+    def switch_protocols(self, headers: HeaderList, tunnel: Tunnel) -> asyncio.Transport:
+        """Answer ``101 Switching Protocols`` and hand the connection over to ``tunnel``.
+
+        ``headers`` are sent as given (``Upgrade`` and ``Connection: Upgrade`` among
+        them), then the Date and Server lines. From here on ``tunnel`` receives every
+        byte the client sends, starting with any that came right behind the request
+        head (possibly before this method returns: set the tunnel up first), and the
+        connection's drain, disconnect and shutdown events. The exchange counts as
+        answered; the connection closes once the application returns.
+
+        Returns:
+            The transport to write to.
+
+        Raises:
+            RuntimeError: the request asked for no upgrade, or a response was started.
+            ValueError: a header is invalid.
+            ClientDisconnected: the client has gone away.
+        """
+        if self.upgrade is None:
+            raise RuntimeError("the request did not ask for a protocol switch")
+        if self.status:
+            raise RuntimeError("the response was already started")
+        parts = [status_line(101)]
+        for name, value in headers:  # per-connection values: not for header_line's cache
+            check_header(name, value)
+            parts.append(b"%b: %b\r\n" % (name, value))
+        parts += (self._state.date.line, self._state.server_line, b"\r\n")
+        self.status = 101
+        self.response_ended = True
+        self.response_keep_alive = False
+        return self._conn.switch_protocols(self, b"".join(parts), tunnel)
+
+    async def drain(self) -> None:
+        """Wait while the client is slow to read what was written.
+
+        Raises:
+            ClientDisconnected: the connection is closed or closing.
+        """
+        await self._conn.drain()
 
     @property
     def response_started(self) -> bool:

@@ -24,6 +24,11 @@ Theory of operation
 * Handlers start once ``feed_data`` returns (never inside a parser callback). The
   handler coroutine is driven one step inline; only if it suspends does it become a
   Task, so a handler that answers without awaiting costs no Task at all.
+* A request that asks for a protocol switch (``Upgrade``) stops the parsing; the bytes
+  behind its head are kept. If the application accepts it
+  (:meth:`Exchange.switch_protocols`), a *tunnel* (a WebSocket) takes the connection
+  over: it receives those bytes and everything after, the disconnect and the drain.
+  Otherwise the connection closes after the response.
 * Writes made while ``data_received`` runs the handlers it started are *corked*:
   collected and handed to the transport in one ``writelines`` when it returns (or
   sooner, past ``_CORK_MAX_BYTES``, before closing, or before ``sendfile``), so
@@ -44,7 +49,7 @@ from typing import IO, Any, cast
 
 from typhoon.http.app_api import Application
 from typhoon.http.errors import ClientDisconnected, ProtocolError
-from typhoon.http.exchange import Exchange
+from typhoon.http.exchange import Exchange, Tunnel
 from typhoon.http.parser import (
     HttpParserError,
     HttpParserUpgrade,
@@ -166,6 +171,8 @@ class HTTPProtocol(asyncio.Protocol):
         self._transfer_encoding: bytes | None = None
         self._expect: bytes | None = None
         self._upgrade: bytes | None = None
+        self._upgrade_tail = b""  # bytes that came behind a head asking for an upgrade
+        self._tunnel: Tunnel | None = None  # who has the connection after a 101
         self._receiving: Exchange | None = None
 
         # handling
@@ -208,14 +215,18 @@ class HTTPProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._read_stopped:
+            if self._tunnel is not None:
+                self._tunnel.data_received(data)
             return
         if self._in_head:
             self._head_guard += len(data)
         try:
             self._parser.feed_data(data)
-        except HttpParserUpgrade:
-            # The request asking for a protocol switch has been queued. Until an
-            # upgrade is wired to it, the connection ends after its response.
+        except HttpParserUpgrade as exc:
+            # The request asking for a protocol switch has been queued: what follows
+            # its head belongs to the new protocol, if the application accepts it.
+            # Otherwise the connection ends after its response.
+            self._upgrade_tail = data[exc.args[0] :]
             self._stop_reading()
         except HttpParserError as exc:
             self._fail(protocol_error_from(exc))
@@ -241,6 +252,8 @@ class HTTPProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         self._eof = True
+        if self._tunnel is not None:
+            return self._tunnel.eof_received()
         if self._current is None and not self._pipeline:
             return None  # nothing in flight: let the transport close
         receiving = self._receiving
@@ -263,6 +276,10 @@ class HTTPProtocol(asyncio.Protocol):
             if exchange is not None:
                 exchange.client_gone(gone)
         self._pipeline.clear()
+        tunnel = self._tunnel
+        if tunnel is not None:  # it ends its own session, which ends the handler
+            tunnel.connection_lost(exc)
+            return
         task = self._task
         if task is not None and not task.done() and self._config.cancel_on_disconnect:
             task.cancel()
@@ -632,7 +649,12 @@ class HTTPProtocol(asyncio.Protocol):
             or self._waiting() >= self._limits.max_pipeline_depth
             or (receiving is not None and receiving.buffered >= self._limits.read_high_water_bytes)
         )
-        if pause == self._reading_paused or self._closed or self._transport.is_closing():
+        if (
+            pause == self._reading_paused
+            or self._closed
+            or self._tunnel is not None  # the tunnel reads as it pleases
+            or self._transport.is_closing()
+        ):
             return
         self._reading_paused = pause
         if pause:
@@ -709,6 +731,27 @@ class HTTPProtocol(asyncio.Protocol):
             self.write(CONTINUE_RESPONSE)
             self._watch(_BODY, self._limits.body_timeout_s)
 
+    def switch_protocols(
+        self, exchange: Exchange, head: bytes, tunnel: Tunnel
+    ) -> asyncio.Transport:
+        """Send the 101 ``head`` and give the connection to ``tunnel`` (see Exchange)."""
+        transport = self._transport
+        if self._closed or transport.is_closing():
+            raise ClientDisconnected()
+        if exchange is not self._current:
+            raise RuntimeError("only the exchange being handled can switch protocols")
+        self._tunnel = tunnel
+        self._cancel_timers()  # the new protocol keeps its own time
+        self.write(head)
+        self._uncork()  # the head leaves before anything the tunnel writes
+        tail, self._upgrade_tail = self._upgrade_tail, b""
+        if self._reading_paused:
+            self._reading_paused = False
+            transport.resume_reading()
+        if tail:
+            tunnel.data_received(tail)
+        return transport
+
     def may_keep_alive(self, exchange: Exchange) -> bool:
         if not exchange.keep_alive or self._draining:
             return False
@@ -722,7 +765,9 @@ class HTTPProtocol(asyncio.Protocol):
     def shutdown(self) -> None:
         """Finish the request in hand (if any), then close."""
         self._draining = True
-        if self._current is None and not self._in_message and not self._closed:
+        if self._tunnel is not None:
+            self._tunnel.shutdown()
+        elif self._current is None and not self._in_message and not self._closed:
             self._close_transport()
 
     def abort(self) -> None:

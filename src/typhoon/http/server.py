@@ -12,7 +12,7 @@ import logging
 import socket
 from types import TracebackType
 
-from typhoon.http.app_api import Application, Lifespan
+from typhoon.http.app_api import Application, Draining, Lifespan
 from typhoon.http.limits import HTTPConfig
 from typhoon.http.protocol import HTTPProtocol
 from typhoon.http.state import ServerState
@@ -45,7 +45,8 @@ class HTTPServer:
         self.state = ServerState(config)
         self.config = self.state.config
         self._clock = clock
-        self._server = Server(self._new_protocol, self.state.connections)
+        on_drain = app.draining if isinstance(app, Draining) else None
+        self._server = Server(self._new_protocol, self.state.connections, on_drain=on_drain)
         self._started = False
 
     def _new_protocol(self) -> HTTPProtocol:

@@ -90,6 +90,8 @@ class Server:
         connections: the set that the protocols register themselves in. The server
             drains exactly these connections.
         backlog: the listen backlog of each socket.
+        on_drain: called when a drain begins, after accepting stopped and before the
+            connections are asked to finish (an exception it raises is logged).
     """
 
     def __init__(
@@ -98,12 +100,14 @@ class Server:
         connections: ConnectionSet,
         *,
         backlog: int = 2048,
+        on_drain: Callable[[], object] | None = None,
     ) -> None:
         if backlog < 1:
             raise ValueError(f"backlog must be at least 1, got {backlog!r}")
         self._factory = protocol_factory
         self.connections = connections
         self._backlog = backlog
+        self._on_drain = on_drain
         self._listeners: list[asyncio.AbstractServer] = []
         self._sockets: list[socket.socket] = []
 
@@ -155,6 +159,11 @@ class Server:
             True when every connection finished within ``timeout_s``.
         """
         self.stop_accepting()
+        if self._on_drain is not None:
+            try:
+                self._on_drain()
+            except Exception:
+                logger.exception("exception in the drain callback")
         for connection in self.connections:
             connection.shutdown()
         try:

@@ -1,1 +1,32 @@
-"""Long-lived connections: WebSocket, SSE, long polling and pub/sub (arrive with their issue)."""
+"""Long-lived connections: WebSockets, Server-Sent Events, long polling and pub/sub.
+
+:func:`install` plugs this package into the web layer (``app.websocket``,
+``app.pubsub``); the composition root, ``typhoon/__init__.py``, calls it.
+"""
+
+from __future__ import annotations
+
+from typhoon.realtime.handler import WebSocketHandler
+from typhoon.realtime.websocket import (
+    WebSocket,
+    WebSocketClosed,
+    WebSocketOptions,
+    WebSocketUpgrade,
+    websocket_view,
+)
+from typhoon.web.realtime_hooks import hooks
+
+
+def install() -> None:
+    """Make ``app.websocket(...)`` and ``app.pubsub`` use this package."""
+    hooks.websocket_view = websocket_view
+
+
+__all__ = [
+    "WebSocket",
+    "WebSocketClosed",
+    "WebSocketHandler",
+    "WebSocketOptions",
+    "WebSocketUpgrade",
+    "install",
+]

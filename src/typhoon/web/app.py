@@ -32,6 +32,7 @@ from typhoon.http.limits import HTTPConfig
 from typhoon.http.server import configure_logging
 from typhoon.http.server import run as run_server
 from typhoon.web.errors import HTTPError
+from typhoon.web.realtime_hooks import hooks as realtime_hooks
 from typhoon.web.request import Request
 from typhoon.web.response import HTML, JSON, Redirect, Response, Text
 from typhoon.web.routing import (
@@ -155,6 +156,39 @@ class _Routes:
         self, path: str, *, name: str | None = None, host: str | None = None
     ) -> Callable[[F], F]:
         return self._method("DELETE", path, name, host)
+
+    def websocket(
+        self, path: str, *, name: str | None = None, host: str | None = None, **options: Any
+    ) -> Callable[[F], F]:
+        """Route ``path`` to a WebSocket endpoint.
+
+        The endpoint is ``async def endpoint(ws, **path_params)`` or a
+        ``WebSocketHandler`` subclass (see :mod:`typhoon.realtime`). ``options`` are
+        those of ``WebSocketOptions`` (``max_message_size``, ``ping_interval``,
+        ``origins``, ``subprotocols``…), for a function endpoint.
+
+        Example::
+
+            @app.websocket("/echo")
+            async def echo(ws):
+                async for message in ws:
+                    await ws.send(message)
+
+        Raises:
+            TypeError: the endpoint is neither, or an option is unknown.
+            RuntimeError: typhoon.realtime is not installed.
+        """
+
+        def register(endpoint: F) -> F:
+            make = realtime_hooks.websocket_view
+            if make is None:
+                realtime_hooks.require("app.websocket()")
+            view = make(endpoint, options)
+            methods = None if is_handler_class(view) else ["GET"]
+            self.add_route(path, view, methods, name=name, host=host)
+            return endpoint
+
+        return register
 
     def options(
         self, path: str, *, name: str | None = None, host: str | None = None
@@ -330,6 +364,7 @@ class App(_Routes):
         self._views: dict[int, Callable[..., Awaitable[Any]]] = {}
         self._handlers: dict[int, tuple[type[Any], dict[str, Any]]] = {}
         self._route_groups: dict[int, RouteGroup] = {}
+        self._pubsub: Any = None
         for entry in routes or ():
             self._add_entry(entry)
         static = self.settings.get("static") or self.settings.get("static_path")
@@ -495,6 +530,28 @@ class App(_Routes):
 
     reverse_url = url_for
 
+    # -- the pub/sub hub ---------------------------------------------------------------------
+
+    @property
+    def pubsub(self) -> Any:
+        """The publish/subscribe hub shared by WebSockets, SSE and long polling.
+
+        Made on first use from the ``pubsub`` setting: None or ``"memory"`` for the
+        in-process hub, ``"redis://host:port/db"`` to share it through Redis, or a hub
+        object (see :mod:`typhoon.realtime.pubsub`). It is closed at shutdown.
+        """
+        hub = self._pubsub
+        if hub is None:
+            make = realtime_hooks.make_hub
+            if make is None:
+                realtime_hooks.require("app.pubsub")
+            hub = self._pubsub = make(self.settings.get("pubsub"))
+        return hub
+
+    @pubsub.setter
+    def pubsub(self, hub: Any) -> None:
+        self._pubsub = hub
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def _guard(self, call_next: CallNext) -> CallNext:
@@ -554,9 +611,18 @@ class App(_Routes):
         for hook in self._startup:
             await _call(hook)
 
+    def draining(self) -> None:
+        """The server began a graceful drain: end pub/sub streams and long polls."""
+        if self._pubsub is not None:
+            self._pubsub.drain()
+        for _, sub in self.mounts:
+            sub.draining()
+
     async def shutdown(self) -> None:
         for hook in reversed(self._shutdown):
             await _call(hook)
+        if self._pubsub is not None:
+            await self._pubsub.close()
         if self._lifespan_stack is not None:
             stack, self._lifespan_stack = self._lifespan_stack, None
             await stack.aclose()
