@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import functools
 import inspect
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable
@@ -356,15 +357,9 @@ class EventStream(Response):
         Returns when the source ends, fails (logged) or the client leaves.
         """
         loop = asyncio.get_running_loop()
-        left = loop.create_future()  # the client went away (the task may not be cancelled)
-
-        def client_left() -> None:
-            if not left.done():
-                left.set_result(None)
-
-        register = getattr(exchange, "add_disconnect_callback", None)
-        if register is not None:
-            register(client_left)
+        left: asyncio.Future[None] = loop.create_future()  # the client went away
+        # (with cancel_on_disconnect=False nothing else would stop a silent source)
+        exchange.add_disconnect_callback(functools.partial(_resolve, left))
         waiting = {left}
         iterator = aiter(source)
         context = contextvars.copy_context()  # one context for every step of the source
@@ -402,23 +397,38 @@ class EventStream(Response):
             if step is not None:
                 step.cancel()
                 await asyncio.wait((step,))
-                if not step.cancelled():
-                    step.exception()  # retrieved: the client is gone, nobody to tell
+                if not step.cancelled():  # it failed rather than stop: a bug worth a log
+                    logger.error(
+                        "exception in the event stream of %s %s while it was stopped",
+                        exchange.method,
+                        exchange.target.decode("latin-1"),
+                        exc_info=step.exception(),
+                    )
             if iterator is not source:
                 await _close(iterator)
 
 
+def _last_event_id(exchange: Exchange) -> str | None:
+    """The request's ``Last-Event-ID``, or None.
+
+    Decoded as UTF-8, as the client echoes an id it received in a UTF-8 stream (bytes
+    that are not UTF-8 become U+FFFD, an id no source ever gave).
+    """
+    for name, value in exchange.headers:
+        if name == b"last-event-id":
+            return value.decode(errors="replace")
+    return None
+
+
 def _resume(source: Any, exchange: Exchange) -> str | None:
     """Give the request's Last-Event-ID to ``source.resume_from``; the problem, if any."""
-    value = next((v for name, v in exchange.headers if name == b"last-event-id"), b"")
+    value = _last_event_id(exchange)
     if not value:
         return None  # absent, or empty (as if absent: browsers never send an empty one)
     try:
-        source.resume_from(value.decode())
-    except UnicodeDecodeError:
-        return "not UTF-8"
+        source.resume_from(value)
     except ValueError as exc:
-        return str(exc) or repr(value.decode())
+        return str(exc) or repr(value)
     return None
 
 
@@ -498,9 +508,8 @@ class SSEHandler(RequestHandler):
     @property
     def last_event_id(self) -> str | None:
         """The request's ``Last-Event-ID`` (the id of the last event a reconnecting
-        client saw), or None when the client sent none."""
-        value: str | None = self.request.headers.get("last-event-id")
-        return value
+        client saw, decoded as UTF-8), or None when the client sent none."""
+        return _last_event_id(self.request.exchange)
 
     async def send_event(
         self,
@@ -568,11 +577,9 @@ class SSEHandler(RequestHandler):
             return
         loop = asyncio.get_running_loop()
         done = self._sse_done = loop.create_future()
-        register = getattr(self.request.exchange, "add_disconnect_callback", None)
-        if register is not None:
-            register(self._sse_client_left)
+        self.request.exchange.add_disconnect_callback(self._sse_client_left)
         try:
-            await self._sse_write(b"")  # the head leaves now: the client's onopen fires
+            await asyncio.shield(self._sse_write(b""))  # the head leaves: onopen fires
             self._sse_schedule(loop)
             opened = self.open(*args, **kwargs)
             if inspect.isawaitable(opened):
@@ -605,45 +612,42 @@ class SSEHandler(RequestHandler):
 
     def _sse_schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         heartbeat = self.heartbeat
-        if heartbeat is not None and not self._sse_ended:
-            self._sse_timer = loop.call_at(self._sse_last_sent + heartbeat, self._sse_tick)
+        if heartbeat is not None:
+            when = self._sse_last_sent + heartbeat
+            self._sse_timer = loop.call_at(when, self._sse_tick, loop, heartbeat)
 
-    def _sse_tick(self) -> None:
-        """The heartbeat timer: send a comment if the stream was silent long enough."""
-        self._sse_timer = None
-        if self._sse_ended or self.heartbeat is None:
-            return
-        loop = asyncio.get_running_loop()
+    def _sse_tick(self, loop: asyncio.AbstractEventLoop, heartbeat: float) -> None:
+        """The heartbeat timer (cancelled by _sse_stop): send a comment after a silence."""
         beat = self._sse_beat
         # The timer may fire a clock tick early; a heartbeat still being written (a
         # slow client) is not doubled.
-        if loop.time() >= self._sse_last_sent + self.heartbeat - 0.001 and (
-            beat is None or beat.done()
-        ):
+        if loop.time() >= self._sse_last_sent + heartbeat - 0.001 and (beat is None or beat.done()):
             self._sse_beat = self._sse_write(HEARTBEAT)
         self._sse_schedule(loop)
 
     def _sse_stop(self) -> None:
-        """No more sending; wake get() so that the response ends."""
+        """No more sending; wake get() so that the response ends (the stream started)."""
+        assert self._sse_done is not None, "_sse_stop() before the stream started"
         self._sse_ended = True
         timer, self._sse_timer = self._sse_timer, None
         if timer is not None:
             timer.cancel()
-        done = self._sse_done
-        if done is not None and not done.done():
-            done.set_result(None)
+        _resolve(self._sse_done)
 
     def _sse_client_left(self) -> None:
         """The exchange's disconnect callback: stop, and run on_close() now."""
         self._sse_stop()
+        self._sse_start_on_close()
+
+    def _sse_start_on_close(self) -> asyncio.Future[Any]:
+        """Run on_close() unless it already runs or ran; the future of that one run."""
         if self._sse_on_close is None:
             self._sse_on_close = asyncio.ensure_future(self._sse_run_on_close())
+        return self._sse_on_close
 
     async def _sse_closed(self) -> None:
         """Run on_close() once (or wait for the run the client's leaving started)."""
-        if self._sse_on_close is None:
-            self._sse_on_close = asyncio.ensure_future(self._sse_run_on_close())
-        await asyncio.wait((self._sse_on_close,))
+        await asyncio.wait((self._sse_start_on_close(),))
 
     async def _sse_run_on_close(self) -> None:
         try:
@@ -654,10 +658,18 @@ class SSEHandler(RequestHandler):
             logger.exception("exception in %s.on_close()", type(self).__name__)
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    """Set ``future``'s result unless it has one (a stop may be asked twice)."""
+    if not future.done():
+        future.set_result(None)
+
+
 def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Mark a flush's exception as seen (a client that left): awaiting it may not happen."""
-    if not future.cancelled():
-        future.exception()
+    """Mark a flush's exception as seen (a client that left): awaiting it may not happen.
+
+    Flushes are shielded, so one is cancelled only by whoever cancels every task.
+    """
+    future.cancelled() or future.exception()
 
 
 __all__ = [
