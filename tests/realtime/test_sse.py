@@ -30,7 +30,7 @@ from typhoon.realtime.sse import (
     encode_comment,
     encode_event,
 )
-from typhoon.testing import AsyncTestClient, TestResponse
+from typhoon.testing import AsyncTestClient, ResponseTimeoutError, TestResponse
 
 TIMEOUT_S = 5.0
 
@@ -963,6 +963,30 @@ async def test_sse_handler_client_leaving_runs_on_close_once(cancel_on_disconnec
         await asyncio.sleep(0.01)
         assert other_tasks() == set()
     assert log.calls == [("open", "x", None, "ada"), "on_close"]
+
+
+async def test_sse_handler_client_gone_before_the_stream_neither_opens_nor_closes() -> None:
+    calls: list[str] = []
+    release = asyncio.Event()
+
+    class Slow(SSEHandler):
+        async def prepare(self) -> None:
+            await release.wait()
+            calls.append("prepare")
+
+        def open(self) -> None:
+            calls.append("open")
+
+        def on_close(self) -> None:
+            calls.append("on_close")
+
+    config = HTTPConfig(access_log=False, cancel_on_disconnect=False)  # the handler goes on
+    async with AsyncTestClient(App([("/slow", Slow)]), config=config, timeout=0.05) as client:
+        with pytest.raises(ResponseTimeoutError):
+            await client.get("/slow")  # the client gives up, and closes the connection
+        release.set()
+        await eventually(lambda: other_tasks() == set())
+    assert calls == ["prepare"]
 
 
 async def test_sse_handler_client_leaving_cancels_an_open_loop() -> None:

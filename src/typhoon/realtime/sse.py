@@ -451,7 +451,8 @@ class SSEHandler(RequestHandler):
 
     GET starts the stream, then calls :meth:`open` with the path arguments; the
     handler sends with :meth:`send_event` and :meth:`send_comment` until it calls
-    :meth:`close` or the client leaves; :meth:`on_close` runs once either way.
+    :meth:`close` or the client leaves; then :meth:`on_close` runs once (when ``open``
+    was called: not for a client gone before the stream started).
     ``prepare()``, ``current_user``, ``get_argument()``, ``@authenticated``… work as in
     any RequestHandler (a ``prepare`` that raises or finishes stops before the stream).
 
@@ -479,6 +480,7 @@ class SSEHandler(RequestHandler):
     _sse_last_sent = 0.0  # loop time of the last write, for heartbeats
     _sse_timer: asyncio.TimerHandle | None = None
     _sse_beat: asyncio.Future[None] | None = None  # the heartbeat being written
+    _sse_opened = False  # open() was called: on_close() is owed
     _sse_on_close: asyncio.Future[Any] | None = None  # on_close() ran (or runs) once
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -496,7 +498,8 @@ class SSEHandler(RequestHandler):
         return None
 
     def on_close(self) -> Awaitable[None] | None:
-        """Called once when the stream ends: the client left, or :meth:`close`.
+        """Called once when the stream ends (the client left, or :meth:`close`), if
+        :meth:`open` was called.
 
         May be ``async def``; it runs on the event loop. When the client leaves, it runs
         at once, even while :meth:`open` still runs. Release what ``open`` took here.
@@ -581,6 +584,7 @@ class SSEHandler(RequestHandler):
         try:
             await asyncio.shield(self._sse_write(b""))  # the head leaves: onopen fires
             self._sse_schedule(loop)
+            self._sse_opened = True
             opened = self.open(*args, **kwargs)
             if inspect.isawaitable(opened):
                 await opened
@@ -589,7 +593,8 @@ class SSEHandler(RequestHandler):
             pass
         finally:
             self._sse_stop()
-            await self._sse_closed()
+            if self._sse_opened:
+                await self._sse_closed()
 
     def _sse_write(self, data: bytes) -> asyncio.Future[None]:
         """Write and flush ``data``; the flush, whose exception is always retrieved."""
@@ -635,9 +640,10 @@ class SSEHandler(RequestHandler):
         _resolve(self._sse_done)
 
     def _sse_client_left(self) -> None:
-        """The exchange's disconnect callback: stop, and run on_close() now."""
+        """The exchange's disconnect callback: stop, and run on_close() now (if owed)."""
         self._sse_stop()
-        self._sse_start_on_close()
+        if self._sse_opened:
+            self._sse_start_on_close()
 
     def _sse_start_on_close(self) -> asyncio.Future[Any]:
         """Run on_close() unless it already runs or ran; the future of that one run."""
