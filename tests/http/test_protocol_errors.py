@@ -679,3 +679,69 @@ async def test_eof_during_request_body_ends_handler_and_closes(chunk: int | None
     await settle()
     assert outcome == ["disconnected"]
     assert transport.closed
+
+
+# -- long-lived exchanges: a client EOF is a disconnect ---------------------------------------
+
+
+class LongLived(Waits):
+    """Marks its exchange long-lived (after the EOF when told to), then waits like Waits."""
+
+    def __init__(self, mark_after_eof: bool = False) -> None:
+        super().__init__()
+        self.mark_after_eof = mark_after_eof
+        self.eof_seen = asyncio.Event()
+
+    async def handle(self, exchange: Exchange) -> None:
+        exchange.add_disconnect_callback(lambda: self.events.append("disconnect callback"))
+        if self.mark_after_eof:
+            await self.eof_seen.wait()
+        exchange.long_lived()
+        await super().handle(exchange)
+
+
+async def test_eof_ends_a_long_lived_exchange_as_a_disconnect() -> None:
+    app = LongLived()
+    protocol, transport = connect(app)
+    feed(protocol, GET)
+    await settle()
+    assert protocol.eof_received() is True
+    await settle()
+    assert app.events == ["disconnect callback", "cancelled"]
+    assert transport.written == b""
+    assert transport.closed
+
+
+async def test_eof_before_long_lived_is_called_ends_it_at_the_call() -> None:
+    app = LongLived(mark_after_eof=True)
+    protocol, transport = connect(app)
+    feed(protocol, GET)
+    await settle()
+    protocol.eof_received()
+    app.eof_seen.set()
+    await settle()
+    assert app.events == ["disconnect callback", "cancelled"]
+    assert transport.closed
+
+
+async def test_eof_before_the_first_step_of_a_long_lived_handler_cancels_its_task() -> None:
+    app = LongLived()
+    protocol, _ = connect(app)
+    protocol._eof = True  # the EOF came in the same read as the request
+    feed(protocol, GET)  # long_lived() is called during the inline first step
+    await settle()
+    assert app.events == ["disconnect callback", "cancelled"]
+
+
+async def test_without_cancel_on_disconnect_a_long_lived_handler_only_gets_the_callback() -> None:
+    app = LongLived()
+    protocol, transport = connect(app, HTTPConfig(access_log=False, cancel_on_disconnect=False))
+    feed(protocol, GET)
+    await settle()
+    protocol.eof_received()
+    await settle()
+    assert app.events == ["disconnect callback"]
+    app.go.set()
+    await settle()
+    assert app.events[-1] == "responded"
+    assert transport.closed

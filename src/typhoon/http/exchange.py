@@ -60,6 +60,8 @@ class Connection(Protocol):
 
     def may_keep_alive(self, exchange: Exchange) -> bool: ...
 
+    def end_on_eof(self, exchange: Exchange) -> None: ...
+
     def switch_protocols(
         self, exchange: Exchange, head: bytes, tunnel: Tunnel
     ) -> asyncio.Transport: ...
@@ -268,6 +270,16 @@ class Exchange:
             self._disconnect_callbacks = [callback]
         else:
             self._disconnect_callbacks.append(callback)
+
+    def long_lived(self) -> None:
+        """Mark this exchange long-lived (a stream, a long poll): a client EOF ends it.
+
+        A client that half-closes normally still gets its answer. For a response that
+        may last minutes, EOF almost always means the client has gone (a closed tab):
+        after this call it is treated as a disconnect. Disconnect callbacks run, and
+        the handler is cancelled unless ``cancel_on_disconnect`` is off.
+        """
+        self._conn.end_on_eof(self)
 
     def client_gone(self, exc: BaseException) -> None:
         """The connection lost its client: fail the body with ``exc``, run the callbacks."""

@@ -173,6 +173,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._upgrade: bytes | None = None
         self._upgrade_tail = b""  # bytes that came behind a head asking for an upgrade
         self._tunnel: Tunnel | None = None  # who has the connection after a 101
+        self._long_lived: Exchange | None = None  # a client EOF ends this exchange
         self._receiving: Exchange | None = None
 
         # handling
@@ -260,6 +261,8 @@ class HTTPProtocol(asyncio.Protocol):
         self._stop_reading()
         if receiving is not None:
             receiving.fail_body(ClientDisconnected())  # the rest of its body cannot come
+        if self._long_lived is not None and self._long_lived is self._current:
+            self._end_long_lived(self._long_lived)
         return True  # half-close: answer what was received, then close
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -448,6 +451,8 @@ class HTTPProtocol(asyncio.Protocol):
                 except StopIteration:
                     continue  # done; _finish moved _current on (or cleared it)
                 self._task = self._loop.create_task(_Resume(coro, pending), context=context)
+                if current.disconnected and self._config.cancel_on_disconnect:
+                    self._task.cancel()  # gone during its first step (a long-lived EOF)
         finally:
             self._stepping = False
 
@@ -751,6 +756,22 @@ class HTTPProtocol(asyncio.Protocol):
         if tail:
             tunnel.data_received(tail)
         return transport
+
+    def end_on_eof(self, exchange: Exchange) -> None:
+        """A client EOF ends ``exchange`` as a disconnect would (see Exchange.long_lived)."""
+        if exchange is not self._current or self._closed:
+            return
+        if self._eof:
+            self._end_long_lived(exchange)
+        else:
+            self._long_lived = exchange
+
+    def _end_long_lived(self, exchange: Exchange) -> None:
+        self._long_lived = None
+        exchange.client_gone(ClientDisconnected())
+        task = self._task
+        if task is not None and not task.done() and self._config.cancel_on_disconnect:
+            task.cancel()
 
     def may_keep_alive(self, exchange: Exchange) -> bool:
         if not exchange.keep_alive or self._draining:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from typhoon.realtime.handler import WebSocketHandler
+from typhoon.realtime.sse import Event, EventStream, SSEHandler
 from typhoon.realtime.websocket import (
     WebSocket,
     WebSocketClosed,
@@ -23,6 +24,9 @@ def install() -> None:
 
 
 __all__ = [
+    "Event",
+    "EventStream",
+    "SSEHandler",
     "WebSocket",
     "WebSocketClosed",
     "WebSocketHandler",

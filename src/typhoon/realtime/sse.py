@@ -360,6 +360,7 @@ class EventStream(Response):
         left: asyncio.Future[None] = loop.create_future()  # the client went away
         # (with cancel_on_disconnect=False nothing else would stop a silent source)
         exchange.add_disconnect_callback(functools.partial(_resolve, left))
+        exchange.long_lived()  # a client EOF means the reader has gone
         waiting = {left}
         iterator = aiter(source)
         context = contextvars.copy_context()  # one context for every step of the source
@@ -581,6 +582,7 @@ class SSEHandler(RequestHandler):
         loop = asyncio.get_running_loop()
         done = self._sse_done = loop.create_future()
         self.request.exchange.add_disconnect_callback(self._sse_client_left)
+        self.request.long_lived()
         try:
             await asyncio.shield(self._sse_write(b""))  # the head leaves: onopen fires
             self._sse_schedule(loop)

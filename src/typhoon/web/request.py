@@ -95,6 +95,17 @@ class Request:
             path = self._path = (full[len(root) :] or "/") if root else full
         return path
 
+    def long_lived(self) -> None:
+        """Say this request may wait long (a long poll, a stream): if the client then
+        half-closes its connection, it is taken as gone and the view is cancelled.
+
+        Example::
+
+            request.long_lived()
+            messages, cursor = await request.app.pubsub.wait("chat", after=cursor)
+        """
+        self.exchange.long_lived()
+
     def enter_mount(self, prefix: str) -> None:
         """Move ``prefix`` from the path to ``root_path`` (a mounted app takes over)."""
         self.root_path += prefix
