@@ -37,6 +37,7 @@ from typhoon.testing.response import (
     TestResponse,
 )
 from typhoon.testing.transport import MemoryTransport
+from typhoon.testing.websocket import TestWebSocket, TestWebSocketClosed, WebSocketRejected
 
 __all__ = [
     "RESPONSE_END",
@@ -57,7 +58,10 @@ __all__ = [
     "TestClient",
     "TestRequest",
     "TestResponse",
+    "TestWebSocket",
+    "TestWebSocketClosed",
     "TooManyRedirectsError",
+    "WebSocketRejected",
     "build_request",
     "connect",
     "feed",

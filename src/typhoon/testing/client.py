@@ -61,6 +61,7 @@ from typhoon.testing.response import (
     TestResponse,
 )
 from typhoon.testing.transport import MemoryTransport
+from typhoon.testing.websocket import TestWebSocket
 from typhoon.web.datastructures import Headers
 
 T = TypeVar("T")
@@ -326,6 +327,59 @@ class AsyncTestClient:
         return await self.request("DELETE", url, **options)
 
     # -- the machinery -----------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def websocket(
+        self,
+        url: str,
+        *,
+        subprotocols: list[str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[TestWebSocket]:
+        """Open a WebSocket to the app, in memory, for the ``async with`` block.
+
+        The client's cookies and default headers go with the handshake; no Origin is
+        sent unless ``headers`` has one. The socket is closed (1000) on the way out.
+
+        Example::
+
+            async with client.websocket("/echo") as ws:
+                await ws.send("hi")
+                assert await ws.receive() == "hi"
+
+        Raises:
+            WebSocketRejected: the server answered the handshake with another status.
+        """
+        request = build_request("GET", url, base_url=self.base_url, headers=dict(headers or {}))
+        target = urlsplit(request.url)
+        scheme = "wss" if target.scheme == "https" else "ws"
+        ws_url = f"{scheme}://{target.netloc}{target.path or '/'}"
+        if target.query:
+            ws_url += "?" + target.query
+        sent = {name.lower() for name, _ in request.headers}
+        extra = [(k, v) for k, v in self.headers if k.lower() not in sent and k.lower() != "host"]
+        extra += [(k, v) for k, v in request.headers if k.lower() != "host"]
+        cookie_header = self.cookies.header_for(request.url)
+        if cookie_header:
+            extra.append(("Cookie", cookie_header))
+        transport = MemoryTransport()
+        protocol, _ = connect(self._served, self.config, clock=self.clock, transport=transport)
+        ws = TestWebSocket(
+            protocol,
+            transport,
+            ws_url,
+            subprotocols=subprotocols,
+            headers=extra,
+            timeout=self.timeout,
+        )
+        try:
+            await ws._open()
+            yield ws
+            await ws.close()
+        finally:
+            if not transport.is_closing():
+                transport.close()
+            await asyncio.sleep(0)
 
     async def _open_response(self, method: str, url: str, options: RequestOptions) -> TestResponse:
         """Send, follow redirects if asked, and return the last response with its body unread."""
