@@ -183,6 +183,11 @@ async def test_cursor_of_one_topic_is_the_last_id_yielded(hub: MemoryPubSub) -> 
         await hub.publish("t", "new")
         await take(sub, 1)
         assert sub.cursor == "2"
+        async with sub:  # entering again starts nothing new
+            assert repr(sub) == "<Subscription ['t'] started cursor='2'>"
+    assert repr(sub) == "<Subscription ['t'] closed cursor='2'>"
+    assert repr(hub.subscribe("a", "b")) == "<Subscription ['a', 'b'] new cursor=''>"
+    assert repr(hub) == "MemoryPubSub(replay=100, queue_size=1000, overflow='drop_oldest')"
 
 
 async def test_cursor_of_several_topics_is_a_topic_id_token(hub: MemoryPubSub) -> None:
@@ -496,6 +501,7 @@ def _calls(hub: PubSub) -> list[tuple[Callable[[], object], type[Exception], str
         (lambda: hub.subscribe(""), ValueError, "topics must not be empty"),
         (lambda: hub.subscribe(["a"]), TypeError, "topics must be a str"),  # type: ignore[arg-type]
         (lambda: hub.subscribe("a", after=-1), ValueError, "after must be at least 0"),
+        (lambda: hub.subscribe("a", after=2**63), ValueError, "after must be at most"),
         (lambda: hub.subscribe("a", after="3"), TypeError, "after must be an int"),  # type: ignore[arg-type]
         (lambda: hub.subscribe("a", after={"b": 1}), ValueError, "after names 'b'"),
         (lambda: hub.subscribe("a", after={"a": -2}), ValueError, r"after\['a'\]"),

@@ -238,6 +238,7 @@ async def test_a_topic_is_unsubscribed_once_its_last_reader_leaves(
         assert await subscribers_of(redis_url, f"{prefix}pub:t") == 1
 
     assert hub._topics == {}
+    await make_hub().publish("t", "nobody reads this any more")
 
     async def unsubscribed() -> bool:
         return await subscribers_of(redis_url, f"{prefix}pub:t") == 0
@@ -340,6 +341,83 @@ async def test_a_waiter_recovers_after_its_pubsub_connection_is_killed(
     assert await waiting == ([sent], 1)
 
 
+async def test_ids_restart_with_the_readers_when_redis_loses_its_data(
+    make_hub: MakeHub, redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = f"typhoon-test-{uuid.uuid4().hex}"
+    reader = make_hub(f"{redis_url}?client_name={name}")
+    publisher = make_hub()
+    async with reader.subscribe("t") as sub:
+        await synced(reader, "t")
+        for i in range(3):
+            await publisher.publish("t", i)
+        assert ids(await take(sub, 3)) == [1, 2, 3]
+
+        client = aioredis.Redis.from_url(redis_url)
+        try:
+            await client.delete(f"{prefix}seq:t", f"{prefix}log:t")  # as a restart would
+        finally:
+            await client.aclose()
+        await kill_pubsub_connections(redis_url, name)
+        await eventually(lambda: "went back from 3 to 0" in caplog.text)
+
+        assert (await publisher.publish("t", "again")).id == 1
+        assert [(m.id, m.data) for m in await take(sub, 1)] == [(1, "again")]
+        assert sub.cursor == "1"
+
+
+async def test_a_redis_error_while_reading_history_is_logged_and_retried(
+    make_hub: MakeHub, redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.set(f"{prefix}log:t", "not a list")  # LRANGE fails with WRONGTYPE
+        hub = make_hub()
+        sub = hub.subscribe("t", after=0)
+        reader = asyncio.ensure_future(anext(sub))
+        await eventually(lambda: "listener error" in caplog.text)
+        assert not reader.done()
+
+        await client.delete(f"{prefix}log:t")
+        await client.set(f"{prefix}seq:t", 6)
+        await synced(hub, "t")
+        sent = await make_hub().publish("t", "after the repair")
+        assert await asyncio.wait_for(reader, 3) == sent == Message("t", 7, "after the repair")
+        sub.close()
+    finally:
+        await client.aclose()
+
+
+async def test_malformed_entries_on_a_channel_are_logged_and_skipped(
+    make_hub: MakeHub, redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = make_hub()
+    async with hub.subscribe("t") as sub:
+        await synced(hub, "t")
+        client = aioredis.Redis.from_url(redis_url)
+        try:
+            for junk in (b"junk", b"1 \xc1", b"x1 \x01"):
+                await client.publish(f"{prefix}pub:t", junk)
+        finally:
+            await client.aclose()
+        sent = await make_hub().publish("t", "fine")
+        assert await take(sub, 1) == [sent]
+    assert caplog.text.count("ignored a malformed entry of topic 't'") == 3
+
+
+async def test_a_quiet_connection_is_checked_with_ping(
+    make_hub: MakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("typhoon.realtime.redis._TICK_S", 0.01)
+    monkeypatch.setattr("typhoon.realtime.redis._PING_AFTER_S", 0.02)
+    hub, publisher = make_hub(), make_hub()
+    async with hub.subscribe("t") as sub:
+        await synced(hub, "t")
+        await asyncio.sleep(0.2)  # several PINGs, each answered
+        sent = await publisher.publish("t", "still here")
+        assert await take(sub, 1) == [sent]
+
+
 async def test_publish_to_an_unreachable_redis_raises_connection_error() -> None:
     hub = RedisPubSub("redis://user:secret@127.0.0.1:1/0")
     try:
@@ -364,6 +442,10 @@ async def test_readers_wait_out_an_unreachable_redis(caplog: pytest.LogCaptureFi
             assert await hub.wait("t", after=3, timeout=0.05) == ([], 3)
             with pytest.raises(ConnectionError, match="could not learn the last id"):
                 await hub.wait("t", timeout=0.05)
+            waiting = asyncio.ensure_future(hub.wait("t", timeout=5))
+            await asyncio.sleep(0.01)
+            hub.drain()
+            assert await waiting == ([], 0)
     finally:
         await hub.close()
     assert "Redis at redis://127.0.0.1:1/0 is unreachable" in caplog.text

@@ -153,13 +153,10 @@ class RedisPubSub(PubSub):
     def _channel(self, topic: str) -> bytes:
         return self._channel_prefix + topic.encode()
 
-    def _topic_of(self, channel: bytes) -> str | None:
-        if not channel.startswith(self._channel_prefix):
-            return None
-        try:
-            return channel[len(self._channel_prefix) :].decode()
-        except UnicodeDecodeError:
-            return None
+    def _topic_of(self, channel: bytes) -> str:
+        # Only channels made by _channel() are subscribed: the prefix is there and the
+        # rest is UTF-8.
+        return channel[len(self._channel_prefix) :].decode()
 
     def _message(self, topic: str, entry: bytes) -> Message | None:
         head, space, body = entry.partition(b" ")
@@ -234,8 +231,6 @@ class RedisPubSub(PubSub):
             while not listener.done():
                 listener.cancel()
                 await asyncio.wait([listener], timeout=0.05)
-            if not listener.cancelled() and listener.exception() is not None:
-                logger.error("pub/sub: listener failed", exc_info=listener.exception())
         client, self._client = self._client, None
         self._script = None
         if client is not None:
@@ -311,14 +306,13 @@ class RedisPubSub(PubSub):
             elif kind == "unsubscribe":
                 self._subscribed.discard(channel)
                 self._unsubscribing.discard(channel)
-                topic = self._topic_of(channel)
-                if topic is not None and topic in self._topics:
+                if self._topic_of(channel) in self._topics:
                     await channels.subscribe(channel)  # wanted again meanwhile
 
     def _received(self, channel: bytes, entry: bytes) -> None:
         name = self._topic_of(channel)
-        topic = None if name is None else self._topics.get(name)
-        if name is None or topic is None:
+        topic = self._topics.get(name)
+        if topic is None:
             self._should_reconcile = True  # a channel nobody here reads any more
             return
         message = self._message(name, entry)
@@ -329,7 +323,7 @@ class RedisPubSub(PubSub):
 
     async def _sync(self, channel: bytes) -> None:
         name = self._topic_of(channel)
-        if name is None or name not in self._topics:
+        if name not in self._topics:
             self._should_reconcile = True
             return
         async with self._redis().pipeline(transaction=True) as pipe:
