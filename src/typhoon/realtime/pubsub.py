@@ -26,15 +26,24 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import math
-import re
 import weakref
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Literal, Self
-from urllib.parse import quote, unquote
+from typing import Any, Self
+
+from typhoon.realtime._pubsub_input import (
+    Overflow,
+    check_data,
+    check_id,
+    check_int,
+    check_overflow,
+    check_timeout,
+    check_topic,
+    format_cursor,
+    parse_cursor,
+)
 
 __all__ = [
     "MemoryPubSub",
@@ -45,21 +54,6 @@ __all__ = [
     "Subscription",
     "hub_from_setting",
 ]
-
-Overflow = Literal["drop_oldest", "disconnect"]
-_OVERFLOWS: Final = ("drop_oldest", "disconnect")
-
-# Ids are Redis INCR counters: they fit in a signed 64-bit integer.
-MAX_ID: Final = 2**63 - 1
-# The widest integer every backend can carry (msgpack's range).
-_INT_MIN: Final = -(2**63)
-_INT_MAX: Final = 2**64 - 1
-_MAX_DEPTH: Final = 100
-
-# A topic in a cursor token is percent-encoded except for these printable ASCII
-# characters, so a token is one header-safe line and "," / "=" / "%" stay separators.
-_CURSOR_SAFE: Final = "!#$&'()*+-./:;<>?@[]^_`{|}~"
-_is_digits = re.compile(r"[0-9]{1,19}").fullmatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,130 +90,6 @@ class SlowConsumer(Exception):
             f"subscriber of {names} fell more than {queue_size} messages behind "
             f'and was disconnected (overflow="disconnect")'
         )
-
-
-# -- argument checks -------------------------------------------------------------------
-
-
-def _check_topic(topic: object, name: str = "topic") -> str:
-    if not isinstance(topic, str):
-        raise TypeError(f"{name} must be a str, got {type(topic).__name__}")
-    if not topic:
-        raise ValueError(f"{name} must not be empty")
-    try:
-        topic.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{name} must be encodable as UTF-8, got {topic!r}") from None
-    return topic
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
-    return value
-
-
-def _check_id(value: object, name: str) -> int:
-    value = _check_int(value, name, 0)
-    if value > MAX_ID:
-        raise ValueError(f"{name} must be at most {MAX_ID}, got {value!r}")
-    return value
-
-
-def _check_overflow(value: object, name: str = "overflow") -> Overflow:
-    if value not in _OVERFLOWS:
-        raise ValueError(f"{name} must be 'drop_oldest' or 'disconnect', got {value!r}")
-    return value
-
-
-def _check_data(data: object) -> None:
-    """Refuse what not every backend and every transport (JSON in SSE) can carry."""
-    if isinstance(data, str | bytes):
-        return
-    stack: list[tuple[object, str, int]] = [(data, "data", 0)]
-    while stack:
-        value, where, depth = stack.pop()
-        if value is None or isinstance(value, bool | str):
-            continue
-        if isinstance(value, int):
-            if not _INT_MIN <= value <= _INT_MAX:
-                raise ValueError(f"{where} is an integer outside the 64-bit range: {value}")
-            continue
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                raise ValueError(f"{where} is {value}, which JSON cannot carry")
-            continue
-        if depth >= _MAX_DEPTH:
-            raise ValueError(f"data is nested more than {_MAX_DEPTH} levels deep (at {where})")
-        if isinstance(value, list):
-            stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value))
-            continue
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    raise TypeError(f"{where} has a non-str key {key!r}; JSON keys are strings")
-                stack.append((item, f"{where}[{key!r}]", depth + 1))
-            continue
-        hint = " (use a list)" if isinstance(value, tuple) else ""
-        raise TypeError(
-            f"{where} is a {type(value).__name__}{hint}; data must be str, bytes or a "
-            "JSON-able value (dict, list, str, int, float, bool, None)"
-        )
-
-
-def _check_timeout(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"timeout must be a number of seconds, got {value!r}")
-    if math.isnan(value) or value < 0:
-        raise ValueError(f"timeout must be 0 or more seconds, got {value!r}")
-    return None if math.isinf(value) else float(value)
-
-
-# -- cursor tokens ---------------------------------------------------------------------
-
-
-def _format_cursor(topics: tuple[str, ...], positions: Mapping[str, int | None]) -> str:
-    if len(topics) == 1:
-        position = positions[topics[0]]
-        return "" if position is None else str(position)
-    return ",".join(
-        f"{quote(topic, safe=_CURSOR_SAFE)}={position}"
-        for topic in topics
-        if (position := positions[topic]) is not None
-    )
-
-
-def _parse_cursor(cursor: str, topics: tuple[str, ...]) -> dict[str, int]:
-    """Read a token written by ``_format_cursor``; unknown topics are ignored."""
-    token = cursor.strip()
-    if not token:
-        return {}
-    if _is_digits(token):
-        if len(topics) != 1:
-            raise ValueError(
-                f"malformed cursor {cursor!r}: a subscription to several topics "
-                "needs a 'topic=id,topic=id' token"
-            )
-        return {topics[0]: _cursor_id(token, cursor)}
-    positions: dict[str, int] = {}
-    for part in token.split(","):
-        encoded, equals, digits = part.strip().rpartition("=")
-        if not equals or not encoded or not _is_digits(digits):
-            raise ValueError(f"malformed cursor {cursor!r}: expected an id or 'topic=id,topic=id'")
-        topic = unquote(encoded, errors="strict")
-        if topic in positions:
-            raise ValueError(f"malformed cursor {cursor!r}: topic {topic!r} appears twice")
-        positions[topic] = _cursor_id(digits, cursor)
-    return {topic: position for topic, position in positions.items() if topic in topics}
-
-
-def _cursor_id(digits: str, cursor: str) -> int:
-    value = int(digits)
-    if value > MAX_ID:
-        raise ValueError(f"malformed cursor {cursor!r}: id {digits} is out of range")
-    return value
 
 
 # -- hub state -------------------------------------------------------------------------
@@ -381,7 +251,7 @@ class Subscription:
         a single header-safe line. Before the subscription has started, a topic read
         "from now" has no position yet and is left out ("" for a single topic).
         """
-        return _format_cursor(self._inbox.topics, self._inbox.positions)
+        return format_cursor(self._inbox.topics, self._inbox.positions)
 
     def resume_from(self, cursor: str) -> None:
         """Start after ``cursor`` (a ``Last-Event-ID``): replay what came after it.
@@ -399,7 +269,7 @@ class Subscription:
             raise TypeError(f"cursor must be a str, got {type(cursor).__name__}")
         if self._started:
             raise RuntimeError("resume_from() must be called before iteration starts")
-        self._inbox.positions.update(_parse_cursor(cursor, self._inbox.topics))
+        self._inbox.positions.update(parse_cursor(cursor, self._inbox.topics))
 
     def close(self) -> None:
         """Stop reading: iteration ends (``StopAsyncIteration``); idempotent."""
@@ -499,9 +369,9 @@ class PubSub:
     def __init__(
         self, *, replay: int = 100, queue_size: int = 1000, overflow: Overflow = "drop_oldest"
     ) -> None:
-        self.replay: int = _check_int(replay, "replay", 0)
-        self.queue_size: int = _check_int(queue_size, "queue_size", 1)
-        self.overflow: Overflow = _check_overflow(overflow)
+        self.replay: int = check_int(replay, "replay", 0)
+        self.queue_size: int = check_int(queue_size, "queue_size", 1)
+        self.overflow: Overflow = check_overflow(overflow)
         self._topics: dict[str, _Topic] = {}
         self._draining = False
         self._closed = False
@@ -532,8 +402,8 @@ class PubSub:
             message = await hub.publish("chat:lobby", {"user": "ann", "text": "hi"})
             print(message.id)
         """
-        _check_topic(topic)
-        _check_data(data)
+        check_topic(topic)
+        check_data(data)
         self._check_open()
         return await self._publish(topic, data)
 
@@ -568,19 +438,19 @@ class PubSub:
         if not topics:
             raise ValueError("subscribe() needs at least one topic")
         for topic in topics:
-            _check_topic(topic, "topics")
+            check_topic(topic, "topics")
         names = tuple(dict.fromkeys(topics))
         positions: dict[str, int | None] = dict.fromkeys(names)
         if isinstance(after, Mapping):
             for topic, position in after.items():
                 if topic not in positions:
                     raise ValueError(f"after names {topic!r}, which is not among the topics")
-                positions[topic] = _check_id(position, f"after[{topic!r}]")
+                positions[topic] = check_id(position, f"after[{topic!r}]")
         elif after is not None:
-            position = _check_id(after, "after")
+            position = check_id(after, "after")
             positions = dict.fromkeys(names, position)
-        size = self.queue_size if queue_size is None else _check_int(queue_size, "queue_size", 1)
-        policy = self.overflow if overflow is None else _check_overflow(overflow)
+        size = self.queue_size if queue_size is None else check_int(queue_size, "queue_size", 1)
+        policy = self.overflow if overflow is None else check_overflow(overflow)
         return Subscription(self, names, positions, size, policy)
 
     async def wait(
@@ -619,10 +489,10 @@ class PubSub:
             messages, cursor = await hub.wait("news", after=int(request.query["after"]))
             return {"messages": [m.data for m in messages], "cursor": cursor}
         """
-        _check_topic(topic)
-        cursor = None if after is None else _check_id(after, "after")
-        seconds = _check_timeout(timeout)
-        _check_int(limit, "limit", 1)
+        check_topic(topic)
+        cursor = None if after is None else check_id(after, "after")
+        seconds = check_timeout(timeout)
+        check_int(limit, "limit", 1)
         self._check_open()
         state, created = self._acquire(topic)
         try:
@@ -672,8 +542,8 @@ class PubSub:
             RuntimeError: the hub is closed.
             ConnectionError: the backend is unreachable (Redis).
         """
-        _check_topic(topic)
-        position = _check_id(after, "after")
+        check_topic(topic)
+        position = check_id(after, "after")
         self._check_open()
         return await self._history(topic, position)
 
