@@ -495,6 +495,11 @@ def test_hub_arguments_are_checked(
         MemoryPubSub(**kwargs)
 
 
+def test_the_base_hub_is_abstract() -> None:
+    with pytest.raises(TypeError, match="abstract"):
+        PubSub()  # type: ignore[abstract]
+
+
 def _calls(hub: PubSub) -> list[tuple[Callable[[], object], type[Exception], str]]:
     return [
         (lambda: hub.subscribe(), ValueError, "at least one topic"),

@@ -25,6 +25,7 @@ Rules:
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import weakref
 from collections import deque
@@ -343,7 +344,7 @@ class Subscription:
 # -- the hub ---------------------------------------------------------------------------
 
 
-class PubSub:
+class PubSub(abc.ABC):
     """Publish messages to topics and read them back: live, replayed or long-polled.
 
     The shared logic of every backend: topic state, replay buffers, fan-out into
@@ -592,25 +593,27 @@ class PubSub:
 
     # -- backend hooks ---------------------------------------------------------------
 
+    @abc.abstractmethod
     async def _publish(self, topic: str, data: Any) -> Message:
         """Give the message an id and get it to every reader (rule 1)."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     async def _history(self, topic: str, after: int) -> list[Message]:
         """The kept messages of ``topic`` above ``after``, oldest first."""
         raise NotImplementedError
 
-    async def _topic_opened(self, topic: _Topic) -> None:
+    async def _topic_opened(self, topic: _Topic) -> None:  # noqa: B027 -- optional hook
         """A new topic has a local reader: start receiving it (then ``_synced``)."""
 
-    def _topic_closed(self, topic: _Topic) -> None:
+    def _topic_closed(self, topic: _Topic) -> None:  # noqa: B027 -- optional hook
         """``topic`` has been forgotten: stop receiving it. Must not await."""
 
     def _should_keep(self, topic: _Topic) -> bool:
         """Whether an idle topic stays in memory (it holds the only replay copy)."""
         return False
 
-    async def _close(self) -> None:
+    async def _close(self) -> None:  # noqa: B027 -- optional hook
         """Release the backend's resources."""
 
     # -- shared machinery --------------------------------------------------------------
