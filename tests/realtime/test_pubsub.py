@@ -591,9 +591,17 @@ async def test_hub_from_setting_builds_or_passes_through_a_hub() -> None:
     assert isinstance(hub_from_setting("memory"), MemoryPubSub)
     mine = MemoryPubSub(replay=5)
     assert hub_from_setting(mine) is mine
-    redis_hub = hub_from_setting("redis://127.0.0.1:6379/0")
-    assert type(redis_hub).__name__ == "RedisPubSub"
-    await redis_hub.close()  # never connected: nothing to release but the object
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "rediss://h/1", "unix:///tmp/r.sock"])
+async def test_hub_from_setting_makes_a_redis_hub_from_a_url(url: str) -> None:
+    pytest.importorskip("redis")
+    from typhoon.realtime.redis import RedisPubSub
+
+    hub = hub_from_setting(url)
+    assert isinstance(hub, RedisPubSub)
+    assert hub.url == url
+    await hub.close()  # never connected: nothing to release
 
 
 @pytest.mark.parametrize(

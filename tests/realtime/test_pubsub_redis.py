@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest.importorskip("redis", reason="RedisPubSub needs the redis package (typhoon[redis])")
+
 import redis.asyncio as aioredis
 
 import typhoon
