@@ -527,6 +527,7 @@ async def test_subscribe_arguments_are_checked(hub: MemoryPubSub) -> None:
         (lambda hub: hub.publish("", 1), ValueError, "topic must not be empty"),
         (lambda hub: hub.publish(b"t", 1), TypeError, "topic must be a str"),
         (lambda hub: hub.publish("\ud800", 1), ValueError, "topic must be encodable as UTF-8"),
+        (lambda hub: hub.publish("a\x00b", 1), ValueError, "topic must not contain NUL"),
         (lambda hub: hub.wait(""), ValueError, "topic must not be empty"),
         (lambda hub: hub.wait("t", after=-1), ValueError, "after must be at least 0"),
         (lambda hub: hub.wait("t", timeout=-1), ValueError, "timeout must be 0 or more"),

@@ -36,6 +36,8 @@ def check_topic(topic: object, name: str = "topic") -> str:
         raise TypeError(f"{name} must be a str, got {type(topic).__name__}")
     if not topic:
         raise ValueError(f"{name} must not be empty")
+    if "\x00" in topic:
+        raise ValueError(f"{name} must not contain NUL characters, got {topic!r}")
     try:
         topic.encode("utf-8")
     except UnicodeEncodeError:

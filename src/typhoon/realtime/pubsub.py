@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import logging
 import weakref
 from collections import deque
 from collections.abc import Mapping
@@ -55,6 +56,8 @@ __all__ = [
     "Subscription",
     "hub_from_setting",
 ]
+
+logger = logging.getLogger("typhoon.pubsub")
 
 
 @dataclass(frozen=True, slots=True)
@@ -669,12 +672,12 @@ class PubSub(abc.ABC):
         if topic.waiters:
             topic.wake_waiters(message)
 
-    def _synced(self, topic: _Topic, last_id: int, history: list[Message]) -> list[Message]:
+    def _synced(self, topic: _Topic, last_id: int, history: list[Message]) -> None:
         """Apply what a backend read about ``topic``: its last id and kept messages.
 
         The first time, this fills the buffer, fixes the readers' starting positions
         and hands them their replay. Later (after a reconnection), it dispatches what
-        was missed. Returns the messages it dispatched.
+        was missed, and logs what fell out of the replay window meanwhile.
         """
         if not topic.ready:
             topic.buffer.clear()
@@ -684,19 +687,33 @@ class PubSub(abc.ABC):
             for inbox in topic.inboxes:
                 inbox.topic_ready(topic)
             topic.wake_waiters(None)
-            return []
-        if last_id < topic.last_id:
+            return
+        before = topic.last_id
+        if last_id < before:
             # The backend lost its counters (e.g. Redis restarted without persistence):
             # ids start again; readers positioned beyond them are reset.
+            logger.warning(
+                "pub/sub: the last id of topic %r went back from %d to %d "
+                "(the backend lost its data?); ids start again",
+                topic.name,
+                before,
+                last_id,
+            )
             topic.buffer.clear()
-            topic.last_id = 0
+            topic.last_id = before = 0
             for inbox in topic.inboxes:
                 inbox.positions[topic.name] = 0
-        missed = [message for message in history if topic.last_id < message.id <= last_id]
+        missed = [message for message in history if before < message.id <= last_id]
         for message in missed:
             self._dispatch(topic, message)
         topic.last_id = max(topic.last_id, last_id)
-        return missed
+        if (lost := last_id - before - len(missed)) > 0:
+            logger.warning(
+                "pub/sub: %d message(s) of topic %r were published while disconnected "
+                "and are no longer in the replay window",
+                lost,
+                topic.name,
+            )
 
 
 class MemoryPubSub(PubSub):

@@ -333,26 +333,7 @@ class RedisPubSub(PubSub):
         topic = self._topics.get(name)
         if topic is None:
             return
-        last_id = int(raw_last or 0)
-        was_ready, before = topic.ready, topic.last_id
-        missed = self._synced(topic, last_id, self._messages(name, entries))
-        if not was_ready:
-            return
-        if last_id < before:
-            logger.warning(
-                "pub/sub: the counter of topic %r went back from %d to %d "
-                "(Redis lost its data?); ids start again",
-                name,
-                before,
-                last_id,
-            )
-        elif (lost := last_id - before - len(missed)) > 0:
-            logger.warning(
-                "pub/sub: %d message(s) of topic %r were published while disconnected "
-                "and are no longer in the replay window",
-                lost,
-                name,
-            )
+        self._synced(topic, int(raw_last or 0), self._messages(name, entries))
 
     async def _unsubscribe_idle(self, channels: RedisChannels) -> None:
         self._should_reconcile = False
