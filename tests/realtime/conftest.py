@@ -1,7 +1,8 @@
-"""Fixtures for the realtime tests: a real Redis on 127.0.0.1:6379 when there is one.
+"""Fixtures for the realtime tests: the real Redis and PostgreSQL on 127.0.0.1.
 
-Tests that need Redis take ``redis_url``: without an answer to PING they are skipped,
-except under CI (``CI=true``), where a missing Redis is a failure.
+Tests that need Redis take ``redis_url``, tests that need PostgreSQL ``postgres_dsn``:
+without the service they are skipped, except under CI (``CI=true``), where a missing
+service is a failure.
 """
 
 from __future__ import annotations
@@ -33,3 +34,21 @@ def redis_url() -> str:
             pytest.fail(f"{reason} (CI=true: the CI run must start Redis)")
         pytest.skip(reason)
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+
+
+POSTGRES_HOST = "127.0.0.1"
+POSTGRES_PORT = 5432
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """The DSN of the PostgreSQL the tests use; skips (fails under CI) when it is not up."""
+    try:
+        with socket.create_connection((POSTGRES_HOST, POSTGRES_PORT), timeout=1.0):
+            pass
+    except OSError:
+        reason = f"no PostgreSQL listening at {POSTGRES_HOST}:{POSTGRES_PORT}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: the CI run must start PostgreSQL)")
+        pytest.skip(reason)
+    return f"postgresql://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/postgres"
