@@ -90,9 +90,26 @@ async def feed(app_module: str, scenario: str, count: int) -> None:
     transport = NullTransport()
     protocol.connection_made(transport)
     data = REQUESTS[scenario]
-    for _ in range(WARMUP + count):
-        protocol.data_received(data)
-    await asyncio.sleep(0)
+    # Each write is handed over from a loop callback, as a socket read would be; the
+    # next one waits until the connection is idle, so the handlers' tasks run in
+    # between as they would on a server.
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    remaining = WARMUP + count
+
+    def read() -> None:
+        nonlocal remaining
+        if protocol._current is not None or protocol._pipeline:
+            loop.call_soon(read)  # still answering
+        elif remaining:
+            remaining -= 1
+            protocol.data_received(data)
+            loop.call_soon(read)
+        else:
+            done.set_result(None)
+
+    loop.call_soon(read)
+    await done
     if not transport.last.startswith(b"HTTP/1.1 200 "):
         raise RuntimeError(f"{app_module} {scenario}: unexpected answer {transport.last[:80]!r}")
 

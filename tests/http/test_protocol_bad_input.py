@@ -438,10 +438,9 @@ async def test_bad_chunked_body_pipelined_after_good_one_answers_good_then_400(
     assert (good.status, good.body) == (200, b"")
     assert bad.status == 400
     assert bad.header("connection") == "close"
-    # Fed in pieces, the POST head completes before its bad chunk arrives, so its
-    # handler starts (and is cancelled); whole, it never starts.
-    assert app.calls[0] == ("GET", b"/good")
-    assert app.calls[1:] == ([] if chunk is None else [("POST", b"/")])
+    # Handlers run in the connection's Task, after the reads fed here: the POST's
+    # body has failed by the time its turn comes, so its handler never starts.
+    assert app.calls == [("GET", b"/good")]
     assert transport.closed
 
 

@@ -21,18 +21,15 @@ Theory of operation
   connection closes after ``keep_alive_timeout_s``. One deadline per connection holds
   whichever applies (``_phase``); a single timer, re-armed only when it fires, checks
   it, so a request costs a clock read rather than a scheduled callback.
-* Handlers start once ``feed_data`` returns (never inside a parser callback). The
-  handler coroutine is driven one step inline; only if it suspends does it become a
-  Task, so a handler that answers without awaiting costs no Task at all.
+* Handlers start once ``feed_data`` returns (never inside a parser callback), each in
+  a Task of its own, in a copy of the connection's context. Never inline outside a
+  Task: code that needs the current task (``asyncio.timeout()``, a TaskGroup) would
+  fail there.
 * A request that asks for a protocol switch (``Upgrade``) stops the parsing; the bytes
   behind its head are kept. If the application accepts it
   (:meth:`Exchange.switch_protocols`), a *tunnel* (a WebSocket) takes the connection
   over: it receives those bytes and everything after, the disconnect and the drain.
   Otherwise the connection closes after the response.
-* Writes made while ``data_received`` runs the handlers it started are *corked*:
-  collected and handed to the transport in one ``writelines`` when it returns (or
-  sooner, past ``_CORK_MAX_BYTES``, before closing, or before ``sendfile``), so
-  sixteen pipelined requests answered inline cost one send, not sixteen.
 """
 
 from __future__ import annotations
@@ -40,12 +37,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import enum
+import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import Coroutine, Generator, Iterable
+from collections.abc import Iterable
 from http import HTTPStatus
-from typing import IO, Any, cast
+from typing import IO, cast
 
 from typhoon.http.app_api import Application
 from typhoon.http.errors import ClientDisconnected, ProtocolError
@@ -70,7 +68,6 @@ _METHOD_NAMES = {
     m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 }
 _INTERNAL_ERROR_HEADERS = ((b"content-type", b"text/plain; charset=utf-8"),)
-_CORK_MAX_BYTES = 65536  # corked writes past this go out at once (backpressure applies)
 
 
 class _Stop:
@@ -94,44 +91,6 @@ class _Phase(enum.Enum):
 # The members under module names: on Python 3.11 each ``_Phase.X`` lookup goes through
 # EnumType's __getattr__ hook, which costs more than the timer update it is part of.
 _NO_DEADLINE, _HEADER, _BODY, _IDLE = _Phase.NONE, _Phase.HEADER, _Phase.BODY, _Phase.IDLE
-
-
-_HANDED_OVER: Any = object()
-
-
-class _Resume(Coroutine[Any, Any, None]):
-    """The rest of a coroutine that was driven its first step outside any Task.
-
-    A Task drives this object in place of the coroutine: its first ``send`` returns
-    the future the coroutine is waiting on, then every ``send`` and ``throw`` goes
-    straight through. A cancellation that arrives before the Task's first step is
-    thrown into the coroutine too, so the handler's error boundary always runs.
-    """
-
-    __slots__ = ("_coro", "_pending")
-
-    def __init__(self, coro: Coroutine[Any, Any, None], pending: Any) -> None:
-        self._coro = coro
-        self._pending = pending
-
-    def send(self, value: Any) -> Any:
-        pending = self._pending
-        if pending is not _HANDED_OVER:
-            self._pending = _HANDED_OVER
-            return pending
-        return self._coro.send(value)
-
-    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        self._pending = _HANDED_OVER
-        if val is None and tb is None:
-            return self._coro.throw(typ)
-        return self._coro.throw(typ, val, tb)  # pragma: no cover - legacy signature
-
-    def close(self) -> None:
-        self._coro.close()
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        return (yield from self._coro.__await__())  # pragma: no cover - Tasks use send()
 
 
 class HTTPProtocol(asyncio.Protocol):
@@ -179,9 +138,6 @@ class HTTPProtocol(asyncio.Protocol):
         # handling
         self._current: Exchange | None = None
         self._task: asyncio.Task[None] | None = None
-        self._stepping = False
-        self._cork: list[bytes] | None = None  # writes held while data_received runs
-        self._cork_bytes = 0
         self._context = contextvars.copy_context()
         self._pipeline: deque[Exchange | _Stop] = deque()
 
@@ -245,11 +201,7 @@ class HTTPProtocol(asyncio.Protocol):
                     # head that completes within one read never needs the timer.
                     self._watch(_HEADER, self._limits.header_timeout_s)
         if self._current is None and self._pipeline:
-            self._cork = []
-            try:
-                self._next()
-            finally:
-                self._uncork()
+            self._next()
 
     def eof_received(self) -> bool | None:
         self._eof = True
@@ -433,28 +385,16 @@ class HTTPProtocol(asyncio.Protocol):
     # -- handling ----------------------------------------------------------------------
 
     def _begin(self, exchange: Exchange) -> None:
-        """Run the handler of ``exchange``: one step inline, a Task only if it waits.
+        """Run the handler of ``exchange`` in a Task of its own.
 
-        A handler that completes inline may start the next pipelined one (through
-        ``_finish``); that one is picked up by this loop rather than by recursion.
+        Never inline in ``data_received``, outside any Task: code that needs the
+        current task (``asyncio.timeout()``, a TaskGroup, anyio's cancel scopes as
+        httpx uses them) would fail there on its first line. The Task runs in a copy
+        of the connection's context, so context variables never leak from one
+        request to the next.
         """
         self._current = exchange
-        if self._stepping:
-            return
-        self._stepping = True
-        try:
-            while (current := self._current) is not None and self._task is None:
-                context = self._context.copy()
-                coro = self._handle(current)
-                try:
-                    pending = context.run(coro.send, None)
-                except StopIteration:
-                    continue  # done; _finish moved _current on (or cleared it)
-                self._task = self._loop.create_task(_Resume(coro, pending), context=context)
-                if current.disconnected and self._config.cancel_on_disconnect:
-                    self._task.cancel()  # gone during its first step (a long-lived EOF)
-        finally:
-            self._stepping = False
+        self._task = self._loop.create_task(self._handle(exchange), context=self._context.copy())
 
     async def _handle(self, exchange: Exchange) -> None:
         """Run the application on one exchange; the per-request error boundary."""
@@ -551,9 +491,15 @@ class HTTPProtocol(asyncio.Protocol):
         if receiving is not None and error is not None:
             receiving.fail_body(error)
             # Answer the error now; the handler cannot succeed. (A handler that has not
-            # started yet finds the error itself when its turn comes.)
+            # started yet finds the error itself when its turn comes: a Task cancelled
+            # before its first step would never run the error boundary in _handle.)
             task = self._task
-            if receiving is self._current and not receiving.response_started and task:
+            if (
+                receiving is self._current
+                and not receiving.response_started
+                and task is not None
+                and inspect.getcoroutinestate(task.get_coro()) != inspect.CORO_CREATED
+            ):
                 task.cancel()
         elif self._current is None and not self._pipeline:
             self._close_with(error)
@@ -581,23 +527,11 @@ class HTTPProtocol(asyncio.Protocol):
         self._close_transport()
 
     def _close_transport(self) -> None:
-        """Close after what was written (corked writes included) has been sent."""
-        self._uncork()
+        """Close after what was written has been sent."""
         self._transport.close()
-
-    def _uncork(self) -> None:
-        """Hand the corked writes to the transport, and stop corking."""
-        cork = self._cork
-        if cork is None:
-            return
-        self._cork = None
-        self._cork_bytes = 0
-        if cork and not self._closed and not self._transport.is_closing():
-            self._transport.writelines(cork)
 
     def _abort(self) -> None:
         if not self._closed:
-            self._uncork()  # what was written goes out as it would have uncorked
             self._transport.abort()
 
     def _cancel_timers(self) -> None:
@@ -672,26 +606,12 @@ class HTTPProtocol(asyncio.Protocol):
     # -- the Connection interface used by Exchange ---------------------------------------
 
     def write(self, data: bytes) -> None:
-        if self._closed:
-            return
-        cork = self._cork
-        if cork is None:
+        if not self._closed:
             self._transport.write(data)
-            return
-        cork.append(data)
-        self._cork_bytes += len(data)
-        if self._cork_bytes > _CORK_MAX_BYTES:
-            self._uncork()  # let the transport apply backpressure from here on
-            self._cork = []
 
     def writelines(self, data: Iterable[bytes]) -> None:
-        if self._closed:
-            return
-        if self._cork is None:
+        if not self._closed:
             self._transport.writelines(data)
-            return
-        for piece in data:
-            self.write(piece)
 
     async def drain(self) -> None:
         """Wait while the client is slow; raise once the connection is going away."""
@@ -713,7 +633,6 @@ class HTTPProtocol(asyncio.Protocol):
         """
         if self._closed:
             raise ClientDisconnected()
-        self._uncork()  # the head must leave before the file
         transport = self._transport
         try:
             return await self._loop.sendfile(transport, file, offset, count, fallback=False)
@@ -748,7 +667,6 @@ class HTTPProtocol(asyncio.Protocol):
         self._tunnel = tunnel
         self._cancel_timers()  # the new protocol keeps its own time
         self.write(head)
-        self._uncork()  # the head leaves before anything the tunnel writes
         tail, self._upgrade_tail = self._upgrade_tail, b""
         if self._reading_paused:
             self._reading_paused = False
