@@ -142,9 +142,7 @@ def create_app(*, page: bool = True, **settings: Any) -> App:
         history = await request.app.pubsub.history(TOPIC)
         cursor = history[-1].id if history else 0
         return HTML(
-            PAGE.format(
-                history=render_history(history), cursor=cursor, prefix=request.root_path
-            )
+            PAGE.format(history=render_history(history), cursor=cursor, prefix=request.root_path)
         )
 
     if page:
@@ -158,8 +156,10 @@ def create_app(*, page: bool = True, **settings: Any) -> App:
 
     @app.get("/a/message/updates")
     async def updates(request: Request) -> dict[str, Any]:
-        # The hub waits for the next message; if the browser goes away meanwhile,
-        # the request is cancelled and the wait with it.
+        # The hub waits for the next message. If the browser goes away meanwhile (it
+        # closes its connection: long_lived() takes that EOF as a disconnect), the
+        # request is cancelled and the wait with it.
+        request.long_lived()
         messages, cursor = await request.app.pubsub.wait(
             TOPIC, after=parse_cursor(request), timeout=POLL_TIMEOUT_S
         )

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
+from examples.live_chat import create_app
 from playwright.async_api import Browser, Page, expect
 
-from examples.live_chat import create_app
 from typhoon import App
 
 Serve = Callable[[App], AbstractAsyncContextManager[str]]  # the ``serve`` fixture
@@ -20,7 +20,9 @@ async def say(page: Page, nick: str, text: str) -> None:
     await page.press("#body", "Enter")
 
 
-async def test_messages_cross_websocket_sse_and_long_polling(browser: Browser, serve: Serve) -> None:
+async def test_messages_cross_websocket_sse_and_long_polling(
+    browser: Browser, serve: Serve
+) -> None:
     async with serve(create_app()) as base:
         pages = {}
         for transport, label in (
@@ -44,3 +46,19 @@ async def test_messages_cross_websocket_sse_and_long_polling(browser: Browser, s
         for page in pages.values():
             await page.close()
 
+
+async def test_the_demo_serves_the_chat_under_its_prefix(browser: Browser, serve: Serve) -> None:
+    from examples.demo import app
+
+    async with serve(app) as base:
+        home = await browser.new_page()
+        await home.goto(base + "/")
+        await home.click("text=/chat/")
+        await expect(home.locator("#transport")).to_have_text("WebSocket")
+        other = await browser.new_page()
+        await other.goto(base + "/chat/?transport=sse")
+        await expect(other.locator("#transport")).to_have_text("Server-Sent Events")
+        await say(other, "ada", "through the demo")
+        await expect(home.locator("#inbox p")).to_contain_text(["adathrough the demo"])
+        await home.close()
+        await other.close()

@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
-
 from examples.chat_longpoll import TOPIC, create_app
+
 from typhoon import App, HTTPConfig
 from typhoon.http import HTTPServer
 from typhoon.testing import AsyncTestClient

@@ -15,9 +15,9 @@ from contextlib import AsyncExitStack
 import httpx
 import msgspec
 import pytest
+from examples.live_chat import create_app
 from websockets.asyncio.client import connect
 
-from examples.live_chat import create_app
 from typhoon import HTTPConfig
 from typhoon.http import HTTPServer
 from typhoon.realtime.redis import RedisPubSub

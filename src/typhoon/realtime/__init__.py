@@ -7,6 +7,14 @@
 from __future__ import annotations
 
 from typhoon.realtime.handler import WebSocketHandler
+from typhoon.realtime.pubsub import (
+    MemoryPubSub,
+    Message,
+    PubSub,
+    SlowConsumer,
+    Subscription,
+    hub_from_setting,
+)
 from typhoon.realtime.sse import Event, EventStream, SSEHandler
 from typhoon.realtime.websocket import (
     WebSocket,
@@ -21,16 +29,23 @@ from typhoon.web.realtime_hooks import hooks
 def install() -> None:
     """Make ``app.websocket(...)`` and ``app.pubsub`` use this package."""
     hooks.websocket_view = websocket_view
+    hooks.make_hub = hub_from_setting
 
 
 __all__ = [
     "Event",
     "EventStream",
+    "MemoryPubSub",
+    "Message",
+    "PubSub",
     "SSEHandler",
+    "SlowConsumer",
+    "Subscription",
     "WebSocket",
     "WebSocketClosed",
     "WebSocketHandler",
     "WebSocketOptions",
     "WebSocketUpgrade",
+    "hub_from_setting",
     "install",
 ]
