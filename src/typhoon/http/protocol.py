@@ -41,9 +41,9 @@ import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from http import HTTPStatus
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from typhoon.http.app_api import Application
 from typhoon.http.errors import ClientDisconnected, ProtocolError
@@ -498,7 +498,7 @@ class HTTPProtocol(asyncio.Protocol):
                 receiving is self._current
                 and not receiving.response_started
                 and task is not None
-                and inspect.getcoroutinestate(task.get_coro()) != inspect.CORO_CREATED
+                and _started(task)
             ):
                 task.cancel()
         elif self._current is None and not self._pipeline:
@@ -714,6 +714,12 @@ class HTTPProtocol(asyncio.Protocol):
         if self._task is not None:
             self._task.cancel()
         self._abort()
+
+
+def _started(task: asyncio.Task[None]) -> bool:
+    """Whether the Task's coroutine has begun (a cancel before that skips its body)."""
+    coro = cast(Coroutine[Any, Any, None], task.get_coro())
+    return inspect.getcoroutinestate(coro) != inspect.CORO_CREATED
 
 
 def _split_other_target(target: bytes) -> tuple[bytes, bytes]:
