@@ -551,3 +551,115 @@ async def test_send_refuses_what_json_cannot_encode() -> None:
     async with serving(app) as server, connect(url(server)) as client:
         assert await client.recv() == "done"
     assert errors == ["send(): cannot encode object as JSON"]
+
+
+# -- smaller behaviours ------------------------------------------------------------------
+
+
+async def test_a_client_that_reads_nothing_past_the_write_limit_is_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ended = asyncio.Event()
+    app = App()
+
+    @app.websocket("/", write_limit=200_000, compression=False)
+    async def flood(ws: WebSocket) -> None:
+        chunk = os.urandom(65536)
+        try:
+            for _ in range(1000):
+                ws.send_nowait(chunk)  # never waits: only the limit stops it
+                await asyncio.sleep(0)
+        except WebSocketClosed:
+            pass
+        ended.set()
+
+    async with serving(app) as server, RawClient.opened(server) as (client, _):
+        await asyncio.wait_for(ended.wait(), 5)
+        client.writer.transport.abort()
+    assert "client not reading" in caplog.text
+
+
+async def test_close_and_ping_refuse_bad_arguments() -> None:
+    results: list[str] = []
+    app = App()
+
+    @app.websocket("/")
+    async def endpoint(ws: WebSocket) -> None:
+        assert not ws.closed
+        assert "open" in repr(ws)
+        with pytest.raises(ValueError, match="close code 1005 cannot be sent"):
+            await ws.close(1005)
+        pinging = asyncio.ensure_future(ws.ping(b"same"))
+        await asyncio.sleep(0)
+        with pytest.raises(ValueError, match="already waiting for its pong"):
+            await ws.ping(b"same")
+        await pinging
+        with pytest.raises(TypeError):
+            await ws.send_text(b"bytes")  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            await ws.send_bytes("text")  # type: ignore[arg-type]
+        results.append("checked")
+        await ws.close(4002)
+        assert ws.closed
+        assert "closed 4002" in repr(ws)
+
+    async with serving(app) as server, connect(url(server)) as client:
+        await client.wait_closed()
+        assert client.close_code == 4002
+    assert results == ["checked"]
+
+
+async def test_a_client_that_never_answers_the_close_is_dropped() -> None:
+    app = App()
+
+    @app.websocket("/", close_timeout=0.1)
+    async def endpoint(ws: WebSocket) -> None:
+        await ws.close(1000)
+
+    async with serving(app) as server, RawClient.opened(server) as (client, _):
+        assert (await client.close_frame()).code == 1000
+        assert await asyncio.wait_for(client.reader.read(), 5) == b""  # dropped, unanswered
+
+
+async def test_ping_hooks_may_be_async_and_their_errors_are_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen = asyncio.Event()
+    app = App()
+
+    @app.websocket("/")
+    async def endpoint(ws: WebSocket) -> None:
+        async def on_ping(data: bytes) -> None:
+            seen.set()
+            raise RuntimeError("hook failed")
+
+        ws.on_ping = on_ping
+        await ws.receive()
+
+    async with serving(app) as server, connect(url(server)) as client:
+        await client.ping(b"x")
+        await asyncio.wait_for(seen.wait(), 5)
+        await asyncio.sleep(0.01)
+        await client.send("done")
+    assert "exception in a WebSocket on_ping/on_pong hook" in caplog.text
+
+
+def test_options_come_from_tornado_setting_names() -> None:
+    options = WebSocketOptions.from_settings(
+        {
+            "websocket_max_message_size": 10,
+            "websocket_ping_interval": 5,
+            "websocket_ping_timeout": 2,
+            "websocket_compression": False,
+            "websocket_origins": ["https://a.example"],
+        },
+        subprotocols=["chat"],
+    )
+    assert (options.max_message_size, options.ping_interval, options.ping_timeout) == (10, 5, 2)
+    assert options.compression is False
+    assert options.origins == ("https://a.example",)
+    assert options.subprotocols == ("chat",)
+    with pytest.raises(ValueError, match="compression_threshold"):
+        WebSocketOptions(compression_threshold=-1)
+    with pytest.raises(ValueError, match="close_timeout"):
+        WebSocketOptions(close_timeout=None)  # type: ignore[arg-type]

@@ -704,9 +704,14 @@ class WebSocket:
         try:
             result = hook(payload)
             if inspect.isawaitable(result):
-                self._loop.create_task(_logged(result, "on_ping/on_pong"))
+                task = self._loop.create_task(_logged(result, "on_ping/on_pong"))
+                _HOOK_TASKS.add(task)  # held until done, or it may be collected midway
+                task.add_done_callback(_HOOK_TASKS.discard)
         except Exception:
             logger.exception("exception in a WebSocket on_ping/on_pong hook")
+
+
+_HOOK_TASKS: set[asyncio.Task[None]] = set()
 
 
 async def _logged(awaitable: Awaitable[object], what: str) -> None:
