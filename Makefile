@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
 
-.PHONY: venv demo test lint typecheck contracts unit coverage bench clean
+.PHONY: venv demo test lint typecheck contracts unit coverage bench autobahn clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,33 @@ $(PEERS_STAMP): bench/requirements-peers.txt
 
 bench: venv $(PEERS_STAMP)
 	$(BIN)/python bench/run.py --peers-python $(PEERS)/bin/python $(if $(QUICK),--quick,)
+
+# make autobahn: Autobahn|Testsuite 0.8.2 (Python 2.7 only, in its own virtualenv made by
+# virtualenv 20.21.1, the last that makes Python 2 ones) against examples.websocket_echo.
+# SERVER=websockets checks the harness on the websockets library's echo; CASES=1-10 leaves
+# out the slow permessage-deflate groups 12 and 13. See docs/websocket-autobahn.md.
+AUTOBAHN       := tests/autobahn
+AUTOBAHN_TOOLS := $(AUTOBAHN)/.venv-tools
+AUTOBAHN_VENV  := $(AUTOBAHN)/.venv-py27
+AUTOBAHN_STAMP := $(AUTOBAHN_VENV)/.installed-stamp
+PYTHON27       ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/2.7.18/bin/python2.7) \
+                    $(shell command -v python2.7 2>/dev/null))
+
+$(AUTOBAHN_STAMP): $(AUTOBAHN)/requirements-py27.txt
+	@test -n "$(PYTHON27)" || { echo "make autobahn needs Python 2.7: pyenv install 2.7.18," \
+	    "or PYTHON27=/path/to/python2.7"; exit 1; }
+	@test -x $(AUTOBAHN_TOOLS)/bin/virtualenv || { $(PYTHON) -m venv $(AUTOBAHN_TOOLS) && \
+	    $(AUTOBAHN_TOOLS)/bin/python -m pip install --quiet virtualenv==20.21.1; }
+	rm -rf $(AUTOBAHN_VENV)
+	$(AUTOBAHN_TOOLS)/bin/virtualenv --quiet --python $(PYTHON27) $(AUTOBAHN_VENV)
+	PIP_NO_PYTHON_VERSION_WARNING=1 $(AUTOBAHN_VENV)/bin/python -m pip install --quiet \
+	    -r $(AUTOBAHN)/requirements-py27.txt
+	$(AUTOBAHN_VENV)/bin/wstest --help > /dev/null
+	@touch $(AUTOBAHN_STAMP)
+
+autobahn: venv $(AUTOBAHN_STAMP)
+	$(BIN)/python $(AUTOBAHN)/run.py --wstest $(AUTOBAHN_VENV)/bin/wstest \
+	    $(if $(SERVER),--server $(SERVER),) $(if $(CASES),--cases $(CASES),)
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .pytest_cache .ruff_cache build src/*.egg-info
