@@ -9,8 +9,10 @@ virtualenv: see the Makefile) runs the chosen cases against it; the JSON report
 Gate: the exit status is 1 when a case's behavior is FAILED, or its close behavior is
 FAILED, WRONG CODE or UNCLEAN (the server closed with a code the case does not allow, or
 dropped the TCP connection without the closing handshake). OK, NON-STRICT, INFORMATIONAL
-and UNIMPLEMENTED pass, and every case that is not OK is listed. The exit status is 2 when
-the run itself went wrong (the server did not start, wstest failed, no report).
+and UNIMPLEMENTED pass, and every case that is not OK is listed. ``--allow 7.1.5,...``
+names cases whose failure is known and accepted: they are listed as allowed and do not fail
+the gate. The exit status is 2 when the run itself went wrong (the server did not start,
+wstest failed, no report).
 
 ``--report FILE`` scores an index.json from an earlier run, without starting anything.
 """
@@ -88,6 +90,9 @@ class Case:
     def failed(self) -> bool:
         return self.behavior in FAILING_BEHAVIORS or self.close in FAILING_CLOSE_BEHAVIORS
 
+    def fails_gate(self, allowed: frozenset[str]) -> bool:
+        return self.failed and self.id not in allowed
+
     @property
     def ok(self) -> bool:
         return self.behavior == "OK" and self.close in ("OK", "INFORMATIONAL")
@@ -139,7 +144,12 @@ def score(cases: Sequence[Case]) -> list[GroupScore]:
     return sorted(groups.values(), key=lambda g: int(g.group))
 
 
-def table(agent: str, cases: Sequence[Case], elapsed_s: float | None = None) -> str:
+def table(
+    agent: str,
+    cases: Sequence[Case],
+    elapsed_s: float | None = None,
+    allowed: frozenset[str] = frozenset(),
+) -> str:
     """The score table and the list of cases that are not OK, as text."""
     scores = score(cases)
     columns = [*BEHAVIORS, "close!OK"]
@@ -168,14 +178,21 @@ def table(agent: str, cases: Sequence[Case], elapsed_s: float | None = None) -> 
         out += ["", f"not OK ({len(others)}):"]
         out += [
             f"  {c.id:<10} {c.behavior:<14} close {c.close:<12} code {c.close_code}"
-            + ("   <- fails the gate" if c.failed else "")
+            + (
+                "   <- fails the gate"
+                if c.fails_gate(allowed)
+                else ("   (allowed: --allow)" if c.failed else "")
+            )
             for c in others
         ]
-    failed = sum(c.failed for c in cases)
+    failed = sum(c.fails_gate(allowed) for c in cases)
+    allowed_failed = sum(c.failed and c.id in allowed for c in cases)
     out += [
         "",
         f"gate: {'FAIL' if failed else 'PASS'} ({failed} case(s) FAILED, or closed"
-        " FAILED / WRONG CODE / UNCLEAN)",
+        " FAILED / WRONG CODE / UNCLEAN"
+        + (f"; {allowed_failed} more allowed" if allowed_failed else "")
+        + ")",
     ]
     return "\n".join(out)
 
@@ -188,6 +205,7 @@ class Server:
     agent: str
     argv: list[str]
     cwd: Path
+    env: dict[str, str] = field(default_factory=dict)  # added to this process's
 
 
 def free_port() -> int:
@@ -202,7 +220,10 @@ def server_for(kind: str, app: str, root: Path, port: int) -> Server:
         argv += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
         return Server("typhoon", argv, root)
     if kind == "websockets":
-        return Server("websockets", [sys.executable, "echo_websockets.py", str(port)], HERE)
+        # websockets' asyncio layer fails a message of more than 4096 fragments (1009, "too
+        # many fragments"); cases 9.3.1 and 9.4.1 send 4 MiB in 64-byte fragments.
+        env = {"WEBSOCKETS_MAX_FRAGMENTS": str(4 * 1024 * 1024 // 64)}
+        return Server("websockets", [sys.executable, "echo_websockets.py", str(port)], HERE, env)
     raise ValueError(f"unknown server {kind!r}: typhoon or websockets")
 
 
@@ -227,6 +248,7 @@ def running(server: Server, port: int, log: Path) -> Iterator[subprocess.Popen[b
         proc = subprocess.Popen(
             server.argv,
             cwd=server.cwd,
+            env={**os.environ, **server.env},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -355,6 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wstest", type=Path, default=DEFAULT_WSTEST)
     parser.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     parser.add_argument("--report", type=Path, help="only score this index.json")
+    parser.add_argument(
+        "--allow", default="", help="case ids whose failure does not fail the gate, e.g. 7.1.5"
+    )
     args = parser.parse_args(argv)
     try:
         if args.report:
@@ -365,10 +390,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (HarnessError, ValueError) as exc:
         print(f"autobahn: {exc}", file=sys.stderr)
         return 2
-    print(table(agent, cases, elapsed))
+    allowed = frozenset(c.strip() for c in args.allow.split(",") if c.strip())
+    print(table(agent, cases, elapsed, allowed))
     if not args.report:
         print(f"\nreport: {args.reports / 'servers' / 'index.html'}")
-    return 1 if any(c.failed for c in cases) else 0
+    return 1 if any(c.fails_gate(allowed) for c in cases) else 0
 
 
 if __name__ == "__main__":

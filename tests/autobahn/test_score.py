@@ -107,3 +107,22 @@ def test_score_unreadable_report_is_a_harness_error(tmp_path: Path) -> None:
 
     assert done.returncode == 2
     assert "expected the results of one agent" in done.stderr
+
+
+def test_score_allowed_failure_passes_and_is_marked(tmp_path: Path) -> None:
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps({"typhoon": {"7.1.5": case("FAILED", "WRONG CODE", 1002)}}))
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--report", str(index), "--allow", "7.1.5"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout
+    assert (
+        "7.1.5      FAILED         close WRONG CODE   code 1002   (allowed: --allow)" in done.stdout
+    )
+    assert "gate: PASS (0 case(s)" in done.stdout
+    assert "1 more allowed" in done.stdout
