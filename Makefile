@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
 
-.PHONY: venv demo test lint typecheck contracts unit coverage bench autobahn clean
+.PHONY: venv demo test lint typecheck contracts unit coverage bench bench-ws autobahn clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,19 @@ $(PEERS_STAMP): bench/requirements-peers.txt
 
 bench: venv $(PEERS_STAMP)
 	$(BIN)/python bench/run.py --peers-python $(PEERS)/bin/python $(if $(QUICK),--quick,)
+
+# make bench-ws: WebSocket echo messages/s and memory per idle connection (bench/ws.py),
+# loaded by a Node.js client (bench/wsclient, `ws` pinned in its package-lock.json).
+# QUICK=1: about 2 minutes. Needs node and npm.
+WSCLIENT       := bench/wsclient
+WSCLIENT_STAMP := $(WSCLIENT)/node_modules/.installed-stamp
+
+$(WSCLIENT_STAMP): $(WSCLIENT)/package.json $(WSCLIENT)/package-lock.json
+	cd $(WSCLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(WSCLIENT_STAMP)
+
+bench-ws: venv $(PEERS_STAMP) $(WSCLIENT_STAMP)
+	$(BIN)/python -m bench.ws --peers-python $(PEERS)/bin/python $(if $(QUICK),--quick,)
 
 # make autobahn: Autobahn|Testsuite 0.8.2 (Python 2.7 only, in its own virtualenv made by
 # virtualenv 20.21.1, the last that makes Python 2 ones) against examples.websocket_echo.
