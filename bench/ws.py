@@ -62,7 +62,6 @@ DEFAULT_PEERS_PYTHON = HERE / ".venv-peers" / "bin" / "python"
 
 SERVER_CORE, CLIENT_CORE = http_bench.SERVER_CORE, http_bench.WRK_CORE
 CONNECTIONS = 64
-WINDOW = 1  # messages in flight per connection
 MESSAGE_BYTES = 64
 SETTLE_S = 3.0  # after the last idle connection is ready, before the memory is read
 CONNECTIONS_PER_CLIENT = 15_000  # one client process's share (its fds stay under 20,000)
@@ -77,6 +76,7 @@ class Plan:
     duration_s: float
     warmup_s: float
     idle_counts: tuple[int, ...]
+    window: int = 1  # echo: messages in flight per connection
 
 
 def full_plan() -> Plan:
@@ -375,7 +375,7 @@ def echo_run(node: Path, started: Started, plan: Plan) -> EchoRun:
         "echo",
         started.port,
         f"--connections={CONNECTIONS}",
-        f"--window={WINDOW}",
+        f"--window={plan.window}",
         f"--size={MESSAGE_BYTES}",
         f"--warmup={plan.warmup_s}",
         f"--duration={plan.duration_s}",
@@ -591,7 +591,8 @@ def markdown(
     if echo:
         out += [
             "",
-            f"## Echo: {CONNECTIONS} connections, {WINDOW} message of {MESSAGE_BYTES} bytes "
+            f"## Echo: {CONNECTIONS} connections, {meta['plan']['window']} message(s) of "
+            f"{MESSAGE_BYTES} bytes "
             "in flight on each, no compression",
             "",
             "| server | messages/s | x uvicorn | p50 ms | p99 ms | server CPU µs/msg "
@@ -657,7 +658,7 @@ def method(plan: Plan) -> str:
     runs = f"median of {plan.rounds} rounds" if plan.rounds > 1 else "1 run"
     return (
         f"each server alone on core {SERVER_CORE}, the Node.js client (ws) on core "
-        f"{CLIENT_CORE}; echo: {CONNECTIONS} connections x {WINDOW} in flight, "
+        f"{CLIENT_CORE}; echo: {CONNECTIONS} connections x {plan.window} in flight, "
         f"{MESSAGE_BYTES}-byte text, {plan.duration_s:g} s after a {plan.warmup_s:g} s "
         f"warm-up, {runs}; idle: {', '.join(f'{n:,}' for n in plan.idle_counts)} connections, "
         f"memory read {SETTLE_S:g} s after the last is ready"
@@ -692,10 +693,17 @@ def main() -> int:
     parser.add_argument(
         "--idle", help="comma-separated connection counts instead of the plan's (10000,50000)"
     )
+    parser.add_argument(
+        "--window",
+        type=int,
+        help="echo messages in flight per connection (1; then nothing is written)",
+    )
     args = parser.parse_args()
     plan = quick_plan() if args.quick else full_plan()
     if args.idle:
         plan.idle_counts = tuple(int(n) for n in args.idle.split(","))
+    if args.window:
+        plan.window = args.window
     node = Path(http_bench.command_output(["which", str(args.node)]) or args.node)
     if not (CLIENT_DIR / "node_modules" / "ws").exists():
         sys.exit("bench-ws: no bench/wsclient/node_modules (make bench-ws runs npm ci there)")
@@ -704,7 +712,7 @@ def main() -> int:
     keys = http_bench.pick(args.servers, [s.key for s in SERVERS], "server")
     servers = [s for s in SERVERS if s.key in keys]
     parts = http_bench.pick(args.parts, ["echo", "idle"], "part")
-    partial = bool(args.servers or args.parts or args.idle)
+    partial = bool(args.servers or args.parts or args.idle or args.window)
     pythons = {
         "typhoon": Path(sys.executable),
         "local": Path(sys.executable),
