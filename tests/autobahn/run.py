@@ -347,13 +347,14 @@ def fuzz(args: argparse.Namespace, reports: Path) -> tuple[str, list[Case], floa
     reports.mkdir(parents=True, exist_ok=True)
     spec_file = reports / "fuzzingclient.json"
     patterns = case_patterns(args.cases)
+    wstest = args.wstest.absolute()  # wstest runs in the reports folder
     url = f"ws://127.0.0.1:{port}/"
     spec_file.write_text(json.dumps(spec(server.agent, url, patterns, outdir), indent=2) + "\n")
     print(f"autobahn: {server.agent} on {url} ({' '.join(server.argv)}); cases {patterns}")
     print(f"autobahn: wstest log in {reports / 'wstest.log'}", flush=True)
     started = time.monotonic()
     with running(server, port, reports / "server.log"):
-        run_wstest(args.wstest, spec_file, reports / "wstest.log")
+        run_wstest(wstest, spec_file, reports / "wstest.log")
     elapsed = time.monotonic() - started
     agent, cases = read_report(outdir / "index.json")
     return agent, cases, elapsed
