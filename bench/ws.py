@@ -15,10 +15,11 @@ core 1:
   started server, one message echoed on each so that every handshake is complete, then
   held silent; the server's RSS and anonymous memory are read before (after one warm-up
   connection) and after a 3 s settle; (after - before) / N is the memory per idle
-  connection, in KiB.
-  Measured twice: with the client offering permessage-deflate, as browsers do, and
-  without. A count the machine cannot hold (the server's RLIMIT_NOFILE hard limit is below
-  it) is recorded as skipped, with the reason.
+  connection, in KiB. Measured twice: with the client offering permessage-deflate, as
+  browsers do, and without. For a count over what the server's RLIMIT_NOFILE hard limit
+  allows, the most it allows (a round thousand) is measured instead, and the result says
+  so. The client closes its connections with a reset, so that no TIME_WAIT is left on
+  its ports for the next measurement.
 
 typhoon runs from this interpreter's venv (``examples.websocket_echo:app`` imported from
 ``--typhoon-root``, the repository by default), the peers from bench/.venv-peers. Results
@@ -195,8 +196,10 @@ class EchoResult:
 @dataclass
 class IdleResult:
     server: str
-    connections: int
+    connections: int  # held
     deflate_offered: bool
+    asked: int = 0  # the plan's count, when the machine could not hold it (else 0)
+    note: str | None = None  # why fewer were held than asked
     error: str | None = None
     extensions: dict[str, int] = field(default_factory=dict)  # accepted -> connections
     rss_before_kib: int | None = None
@@ -423,25 +426,28 @@ def idle_problem(connections: int) -> str | None:
     hard = nofile_hard_limit()
     if connections + FD_MARGIN > hard:
         return (
-            f"RLIMIT_NOFILE hard limit {hard} < {connections} connections + {FD_MARGIN}: "
-            "raise it (as root with CAP_SYS_RESOURCE: ulimit -Hn, or limits.conf) and run again"
+            f"{connections:,} connections need RLIMIT_NOFILE >= {connections + FD_MARGIN:,}; "
+            f"the hard limit here is {hard:,} (raising it takes CAP_SYS_RESOURCE: "
+            "`ulimit -Hn N` as root, or limits.conf)"
         )
     return None
+
+
+def most_connections() -> int:
+    """The largest round thousand of connections one server process can hold here."""
+    return max(0, (nofile_hard_limit() - FD_MARGIN) // 1000 * 1000)
 
 
 def hold_clients(node: Path, port: int, connections: int, deflate: bool) -> list[list[str]]:
     """The argv of each client process: CONNECTIONS_PER_CLIENT each at most, every client
     spreading its connections over the source addresses ``connections`` needs."""
-    addresses = ",".join(source_addresses(connections))
+    addresses = source_addresses(connections)
     count = math.ceil(connections / CONNECTIONS_PER_CLIENT)
     shares = [connections // count + (i < connections % count) for i in range(count)]
     options = ["--deflate"] if deflate else []
-    return [
-        client_argv(
-            node, "hold", port, f"--connections={share}", f"--addresses={addresses}", *options
-        )
-        for share in shares
-    ]
+    if len(addresses) > 1:  # else a plain connect(): the kernel picks the source port
+        options.append(f"--addresses={','.join(addresses)}")
+    return [client_argv(node, "hold", port, f"--connections={share}", *options) for share in shares]
 
 
 def measure_idle(
@@ -524,9 +530,12 @@ def bench_idle(
 ) -> IdleResult:
     result = IdleResult(spec.key, connections, deflate)
     problem = idle_problem(connections)
-    if problem:
-        result.error = f"skipped: {problem}"
-        return result
+    if problem:  # measure the most this machine allows, and say so
+        result.asked, result.connections, result.note = connections, most_connections(), problem
+        if not result.connections:
+            result.error = f"skipped: {problem}"
+            return result
+        connections = result.connections
     try:
         with server_running(spec, pythons, root, workdir) as started:
             measure_idle(pythons["node"], started, connections, deflate, result)
@@ -558,6 +567,8 @@ def echo_line(r: EchoResult) -> str:
 
 def idle_line(r: IdleResult) -> str:
     what = f"idle {r.connections:,} {'deflate offered' if r.deflate_offered else 'no deflate'}"
+    if r.asked:
+        what += f" ({r.asked:,} asked: over the RLIMIT_NOFILE hard limit)"
     if r.error:
         return f"{what}: {r.error}"
     return (
@@ -628,20 +639,26 @@ def markdown(
             "| RSS before → after MiB | extension accepted | connect s |",
             "|---|---:|---:|---:|---:|---|---:|",
         ]
+        notes: dict[str, None] = {}  # in order, once each
         for i in rows:
+            held = f"{i.connections:,}" + (f" ({i.asked:,} asked \\*)" if i.asked else "")
+            if i.note:
+                notes[f"\\* {i.note}: the most it allows was measured."] = None
             if i.error:
                 error = i.error.replace("|", "/")
-                out.append(f"| {names[i.server]} | {i.connections:,} | {error} | | | | |")
+                out.append(f"| {names[i.server]} | {held} | {error} | | | | |")
                 continue
             assert i.rss_before_kib is not None
             assert i.rss_after_kib is not None
             out.append(
-                f"| {names[i.server]} | {i.connections:,} | "
+                f"| {names[i.server]} | {held} | "
                 f"{fmt(i.rss_kib_per_connection, '.1f')} | "
                 f"{fmt(i.anon_kib_per_connection, '.1f')} | "
                 f"{i.rss_before_kib / 1024:.1f} → {i.rss_after_kib / 1024:.1f} | "
                 f"{extensions_text(i.extensions)} | {i.connect_s} |"
             )
+        if notes:
+            out += ["", *notes]
     out += ["", "## Versions", "", "| server | versions |", "|---|---|"]
     for spec in servers:
         found = meta["versions"].get(spec.key, {})
