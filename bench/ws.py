@@ -177,6 +177,7 @@ class EchoRun:
     p99_ms: float | None
     cpu_us_per_message: float
     client_busy: float  # the client's CPU time / the measured seconds (1.0 = its core full)
+    server_busy: float  # messages/s x the server's CPU time per message (1.0 = its core full)
     background_cores: float
 
 
@@ -189,6 +190,7 @@ class EchoResult:
     p99_ms: float | None = None
     cpu_us_per_message: float | None = None
     client_busy: float | None = None
+    server_busy: float | None = None
     background_cores: float = 0.0
     runs: list[EchoRun] = field(default_factory=list)
 
@@ -398,12 +400,15 @@ def echo_run(node: Path, started: Started, plan: Plan) -> EchoRun:
             "closed by the server"
         )
     total = int(found["messages_total"])
+    rate = float(found["messages_per_s"])
+    cpu_us = cpu / total * 1e6 if total else float("nan")
     return EchoRun(
-        messages_per_s=float(found["messages_per_s"]),
+        messages_per_s=rate,
         p50_ms=found.get("p50_ms"),
         p99_ms=found.get("p99_ms"),
-        cpu_us_per_message=cpu / total * 1e6 if total else float("nan"),
+        cpu_us_per_message=cpu_us,
         client_busy=round(float(found["client_cpu_s"]) / float(found["seconds"]), 3),
+        server_busy=round(rate * cpu_us / 1e6, 3),
         background_cores=round(max(0.0, busy - cpu - client_cpu) / elapsed, 3),
     )
 
@@ -413,7 +418,7 @@ def summarize_echo(result: EchoResult) -> EchoResult:
     result.messages_per_s = median.messages_per_s
     result.p50_ms, result.p99_ms = median.p50_ms, median.p99_ms
     result.cpu_us_per_message = median.cpu_us_per_message
-    result.client_busy = max(r.client_busy for r in result.runs)
+    result.client_busy, result.server_busy = median.client_busy, median.server_busy
     result.background_cores = max(r.background_cores for r in result.runs)
     return result
 
@@ -556,7 +561,8 @@ def echo_line(r: EchoResult) -> str:
         return f"echo FAILED: {r.error}"
     return (
         f"echo {fmt(r.messages_per_s):>9} msg/s  p99 {fmt(r.p99_ms, '.2f')} ms  "
-        f"{fmt(r.cpu_us_per_message, '.1f')} µs/msg  client core {fmt(r.client_busy, '.0%')}"
+        f"{fmt(r.cpu_us_per_message, '.1f')} µs/msg  server core {fmt(r.server_busy, '.0%')}  "
+        f"client core {fmt(r.client_busy, '.0%')}"
         + (
             f"  [other work used {r.background_cores:.2f} cores]"
             if r.background_cores > BACKGROUND_WARN
@@ -607,8 +613,8 @@ def markdown(
             "in flight on each, no compression",
             "",
             "| server | messages/s | x uvicorn | p50 ms | p99 ms | server CPU µs/msg "
-            "| client core busy | other work (cores) |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| server core busy | client core busy | other work (cores) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         base = next((r for r in echo if r.server == "uvicorn" and not r.error), None)
         for r in echo:
@@ -619,7 +625,8 @@ def markdown(
             out.append(
                 f"| {names[r.server]} | {fmt(r.messages_per_s)} | {http_bench.fmt_ratio(x)} | "
                 f"{fmt(r.p50_ms, '.2f')} | {fmt(r.p99_ms, '.2f')} | "
-                f"{fmt(r.cpu_us_per_message, '.1f')} | {fmt(r.client_busy, '.0%')} | "
+                f"{fmt(r.cpu_us_per_message, '.1f')} | {fmt(r.server_busy, '.0%')} | "
+                f"{fmt(r.client_busy, '.0%')} | "
                 f"{fmt(r.background_cores, '.2f')} |"
             )
     for deflate in (True, False):
