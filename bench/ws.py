@@ -73,19 +73,32 @@ CLIENT_BUSY_WARN = 0.9  # a client core this busy may be what limits the rate
 
 @dataclass
 class Plan:
+    """How long to load, and how many idle connections to hold.
+
+    An echo run during which other work on the machine used more than BACKGROUND_WARN
+    cores is done again once the machine is quiet (as bench/run.py does), up to
+    ``retries`` times while the whole run's ``retry_budget`` lasts; the least disturbed
+    attempt is kept. Memory figures do not depend on other work and are not retried.
+    """
+
     rounds: int
     duration_s: float
     warmup_s: float
     idle_counts: tuple[int, ...]
+    retries: int
+    retry_budget: int
     window: int = 1  # echo: messages in flight per connection
+    retried: int = 0  # echo runs done again so far
 
 
 def full_plan() -> Plan:
-    return Plan(rounds=3, duration_s=5, warmup_s=1, idle_counts=(10_000, 50_000))
+    return Plan(
+        rounds=3, duration_s=5, warmup_s=1, idle_counts=(10_000, 50_000), retries=2, retry_budget=18
+    )
 
 
 def quick_plan() -> Plan:
-    return Plan(rounds=1, duration_s=2, warmup_s=1, idle_counts=(2_000,))
+    return Plan(rounds=1, duration_s=2, warmup_s=1, idle_counts=(2_000,), retries=0, retry_budget=0)
 
 
 # -- servers -----------------------------------------------------------------------------
@@ -518,7 +531,16 @@ def bench_echo(
     try:
         with server_running(spec, pythons, root, workdir) as started:
             check(pythons["node"], started.port, deflate=False)
-            result.runs.append(echo_run(pythons["node"], started, plan))
+            attempts = [echo_run(pythons["node"], started, plan)]
+            while (
+                attempts[-1].background_cores > BACKGROUND_WARN
+                and len(attempts) <= plan.retries
+                and plan.retried < plan.retry_budget
+            ):
+                plan.retried += 1
+                http_bench.wait_quiet(started.proc.pid)  # other work: let it pass, try again
+                attempts.append(echo_run(pythons["node"], started, plan))
+            result.runs.append(min(attempts, key=lambda run: run.background_cores))
     except (BenchError, OSError) as exc:
         result.error = str(exc)
         return result
@@ -603,7 +625,13 @@ def markdown(
         "",
         f"{meta['method']}. Machine: {m['cpu']}, {m['cpus']} cores, Linux {m['kernel']}; "
         f"typhoon {m['typhoon_commit']}; node {m['node']}, ws {m['ws']}; "
-        f"{meta['seconds']} s in all.",
+        f"{meta['seconds']} s in all"
+        + (
+            f"; {meta['plan']['retried']} echo run(s) done again because other work was "
+            "using the machine."
+            if meta["plan"]["retried"]
+            else "."
+        ),
     ]
     if echo:
         out += [
@@ -629,6 +657,19 @@ def markdown(
                 f"{fmt(r.client_busy, '.0%')} | "
                 f"{fmt(r.background_cores, '.2f')} |"
             )
+        disturbed = [names[r.server] for r in echo if r.background_cores > BACKGROUND_WARN]
+        out += [
+            "",
+            "Server CPU per message is the steadiest figure; messages/s follows the machine's "
+            "speed of the minute. A client core near 100% means the client set the pace; "
+            "neither core full, that waiting did (wake-ups, the VM)."
+            + (
+                f" Other work used more than {BACKGROUND_WARN} core during the runs of "
+                f"{', '.join(disturbed)}: their figures are suspect."
+                if disturbed
+                else ""
+            ),
+        ]
     for deflate in (True, False):
         rows = [r for r in idle if r.deflate_offered == deflate]
         if not rows:
