@@ -72,7 +72,7 @@ bench-ws: venv $(PEERS_STAMP) $(WSCLIENT_STAMP)
 # virtualenv 20.21.1, the last that makes Python 2 ones) against examples.websocket_echo.
 # SERVER=websockets checks the harness on the websockets library's echo; CASES=1-10 leaves
 # out the slow permessage-deflate groups 12 and 13; ALLOW=7.1.5,... lets known failures
-# pass the gate. See docs/websocket-autobahn.md.
+# pass the gate. See docs/websocket.md.
 AUTOBAHN       := tests/autobahn
 AUTOBAHN_TOOLS := $(AUTOBAHN)/.venv-tools
 AUTOBAHN_VENV  := $(AUTOBAHN)/.venv-py27
