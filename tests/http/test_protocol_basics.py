@@ -6,6 +6,7 @@ Every request is fed whole and in 1-, 2- and 7-byte pieces; timers run on a Fake
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from email.utils import formatdate, parsedate_to_datetime
 
 import pytest
@@ -181,22 +182,57 @@ async def test_pipelining_several_requests_in_one_feed_answered_in_order(
     assert not transport.closed
 
 
-async def test_pipelined_requests_are_answered_in_order_each_in_its_own_task() -> None:
-    tasks: list[asyncio.Task[object] | None] = []
+async def test_pipelined_requests_are_answered_in_order_in_one_send_each_in_its_context() -> None:
+    seen: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="-")
+    tasks: set[int] = set()
+    before: list[str] = []
 
     class Recording:
         async def handle(self, exchange: Exchange) -> None:
-            tasks.append(asyncio.current_task())
+            tasks.add(id(asyncio.current_task()))
+            before.append(seen.get())
+            seen.set(exchange.target.decode())
             exchange.respond(200, [], exchange.target)
 
     protocol, transport = connect(Recording())
     feed(protocol, b"".join(b"GET /%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(16)))
-    await settle(40)
+    await settle()
     responses = parse_responses(bytes(transport.written))
     assert [r.body for r in responses] == [b"/%d" % i for i in range(16)]
-    assert len(set(map(id, tasks))) == 16
-    assert asyncio.current_task() not in tasks
+    assert before == ["-"] * 16  # nothing leaks from one request to the next
+    assert len(tasks) == 1  # one Task for the run, not one per request
+    assert transport.writes == 2  # the first answer, then the fifteen behind it, corked
     assert not transport.closed
+
+
+async def test_pipelined_answers_past_the_cork_limit_go_out_in_several_sends() -> None:
+    body = b"x" * 40_000  # two of these pass the 64 KiB the cork holds
+    protocol, transport = connect(Fixed(body=body))
+    feed(protocol, GET * 5)
+    await settle()
+    assert [r.body for r in parse_responses(bytes(transport.written))] == [body] * 5
+    assert 2 < transport.writes < 5
+
+
+async def test_a_pipelined_handler_that_waits_sends_what_was_answered_first() -> None:
+    release = asyncio.Event()
+
+    class SecondWaits:
+        count = 0
+
+        async def handle(self, exchange: Exchange) -> None:
+            SecondWaits.count += 1
+            if SecondWaits.count == 3:
+                await release.wait()
+            exchange.respond(200, [], b"%d" % SecondWaits.count)
+
+    protocol, transport = connect(SecondWaits())
+    feed(protocol, GET * 3)
+    await settle()
+    assert [r.body for r in parse_responses(bytes(transport.written))] == [b"1", b"2"]
+    release.set()
+    await settle()
+    assert [r.body for r in parse_responses(bytes(transport.written))] == [b"1", b"2", b"3"]
 
 
 async def test_pipelined_answers_before_a_close_are_all_sent_first() -> None:

@@ -21,10 +21,11 @@ Theory of operation
   connection closes after ``keep_alive_timeout_s``. One deadline per connection holds
   whichever applies (``_phase``); a single timer, re-armed only when it fires, checks
   it, so a request costs a clock read rather than a scheduled callback.
-* Handlers start once ``feed_data`` returns (never inside a parser callback), each in
-  a Task of its own, in a copy of the connection's context. Never inline outside a
-  Task: code that needs the current task (``asyncio.timeout()``, a TaskGroup) would
-  fail there.
+* Handlers start once ``feed_data`` returns (never inside a parser callback), in a
+  Task, never inline outside one: code that needs the current task
+  (``asyncio.timeout()``, a TaskGroup) would fail there. Pipelined requests ready
+  behind a finishing handler go on in its Task (``_go_on``), each in its own copy of the
+  connection's context, their answers *corked* into one send unless a handler waits.
 * A request that asks for a protocol switch (``Upgrade``) stops the parsing; the bytes
   behind its head are kept. If the application accepts it
   (:meth:`Exchange.switch_protocols`), a *tunnel* (a WebSocket) takes the connection
@@ -68,6 +69,7 @@ _METHOD_NAMES = {
     m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 }
 _INTERNAL_ERROR_HEADERS = ((b"content-type", b"text/plain; charset=utf-8"),)
+_CORK_MAX_BYTES = 65536  # corked answers past this go out at once (backpressure applies)
 
 
 class _Stop:
@@ -91,6 +93,46 @@ class _Phase(enum.Enum):
 # The members under module names: on Python 3.11 each ``_Phase.X`` lookup goes through
 # EnumType's __getattr__ hook, which costs more than the timer update it is part of.
 _NO_DEADLINE, _HEADER, _BODY, _IDLE = _Phase.NONE, _Phase.HEADER, _Phase.BODY, _Phase.IDLE
+
+
+class _InContext:
+    """Awaits a handler's coroutine with each of its steps run in ``context``.
+
+    So that one Task can handle several pipelined requests in turn, each seeing its
+    own copy of the context variables as if it had a Task of its own. When the
+    handler waits, the answers corked so far leave at once.
+    """
+
+    __slots__ = ("_conn", "_context", "_coro")
+
+    def __init__(
+        self, coro: Coroutine[Any, Any, None], context: contextvars.Context, conn: HTTPProtocol
+    ) -> None:
+        self._coro = coro
+        self._context = context
+        self._conn = conn
+
+    def __await__(self) -> _InContext:
+        return self
+
+    def __iter__(self) -> _InContext:
+        return self  # pragma: no cover - awaiting uses send()
+
+    def __next__(self) -> Any:
+        return self.send(None)  # pragma: no cover - awaiting uses send()
+
+    def send(self, value: Any) -> Any:
+        waiting = self._context.run(self._coro.send, value)
+        self._conn._uncork()  # the handler waits: what was answered goes now
+        return waiting
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        if val is None and tb is None:
+            return self._context.run(self._coro.throw, typ)
+        return self._context.run(self._coro.throw, typ, val, tb)  # pragma: no cover
+
+    def close(self) -> None:
+        self._coro.close()  # pragma: no cover - the Task never closes it early
 
 
 class HTTPProtocol(asyncio.Protocol):
@@ -138,6 +180,9 @@ class HTTPProtocol(asyncio.Protocol):
         # handling
         self._current: Exchange | None = None
         self._task: asyncio.Task[None] | None = None
+        self._carried: Exchange | None = None  # the next exchange, for the running Task
+        self._cork: list[bytes] | None = None  # answers held while a pipelined run goes on
+        self._cork_bytes = 0
         self._context = contextvars.copy_context()
         self._pipeline: deque[Exchange | _Stop] = deque()
 
@@ -394,10 +439,37 @@ class HTTPProtocol(asyncio.Protocol):
         request to the next.
         """
         self._current = exchange
-        self._task = self._loop.create_task(self._handle(exchange), context=self._context.copy())
+        if self._task is not None:  # the handler before it is finishing: its Task goes on
+            self._carried = exchange
+            return
+        coro = self._handle(exchange, True)
+        self._task = self._loop.create_task(coro, context=self._context.copy())
 
-    async def _handle(self, exchange: Exchange) -> None:
-        """Run the application on one exchange; the per-request error boundary."""
+    async def _go_on(self) -> None:
+        """Handle the pipelined exchanges ready behind the Task's first one, in turn.
+
+        Each runs in a copy of the connection's context of its own (``_InContext``),
+        and their answers are corked into one send, unless a handler waits (then what
+        was written goes at once).
+        """
+        task = self._task
+        while (carried := self._carried) is not None:
+            self._carried = None
+            if task is not None and task.cancelling():
+                self._task = None  # a cancelled Task stays marked: a fresh one goes on
+                self._begin(carried)
+                return
+            if self._cork is None:
+                self._cork = []
+            await _InContext(self._handle(carried), self._context.copy(), self)
+        self._task = None
+        self._uncork()
+
+    async def _handle(self, exchange: Exchange, first: bool = False) -> None:
+        """Run the application on one exchange; the per-request error boundary.
+
+        ``first``: this is the Task's own exchange (not one carried on by ``_go_on``).
+        """
         try:
             error = exchange.body_error
             if error is not None and isinstance(error, ProtocolError):
@@ -440,6 +512,11 @@ class HTTPProtocol(asyncio.Protocol):
             except ClientDisconnected:
                 pass
         self._finish(exchange)
+        if first:
+            if self._carried is None:
+                self._task = None
+            else:
+                await self._go_on()
 
     def _internal_error(self, exchange: Exchange) -> None:
         exchange.respond(500, _INTERNAL_ERROR_HEADERS, _INTERNAL_ERROR_BODY)
@@ -447,7 +524,6 @@ class HTTPProtocol(asyncio.Protocol):
     def _finish(self, exchange: Exchange) -> None:
         """The handler of ``exchange`` has returned: log, then move on or close."""
         self._current = None
-        self._task = None
         if self._access_log and exchange.status:
             _log_access(exchange)
         if self._closed:
@@ -527,11 +603,23 @@ class HTTPProtocol(asyncio.Protocol):
         self._close_transport()
 
     def _close_transport(self) -> None:
-        """Close after what was written has been sent."""
+        """Close after what was written (corked answers included) has been sent."""
+        self._uncork()
         self._transport.close()
+
+    def _uncork(self) -> None:
+        """Hand the corked answers to the transport, and stop corking."""
+        cork = self._cork
+        if cork is None:
+            return
+        self._cork = None
+        self._cork_bytes = 0
+        if cork and not self._closed and not self._transport.is_closing():
+            self._transport.writelines(cork)
 
     def _abort(self) -> None:
         if not self._closed:
+            self._uncork()
             self._transport.abort()
 
     def _cancel_timers(self) -> None:
@@ -606,12 +694,26 @@ class HTTPProtocol(asyncio.Protocol):
     # -- the Connection interface used by Exchange ---------------------------------------
 
     def write(self, data: bytes) -> None:
-        if not self._closed:
+        if self._closed:
+            return
+        cork = self._cork
+        if cork is None:
             self._transport.write(data)
+            return
+        cork.append(data)
+        self._cork_bytes += len(data)
+        if self._cork_bytes > _CORK_MAX_BYTES:
+            self._uncork()  # the transport's backpressure applies from here
+            self._cork = []
 
     def writelines(self, data: Iterable[bytes]) -> None:
-        if not self._closed:
+        if self._closed:
+            return
+        if self._cork is None:
             self._transport.writelines(data)
+            return
+        for piece in data:
+            self.write(piece)
 
     async def drain(self) -> None:
         """Wait while the client is slow; raise once the connection is going away."""
@@ -633,6 +735,7 @@ class HTTPProtocol(asyncio.Protocol):
         """
         if self._closed:
             raise ClientDisconnected()
+        self._uncork()  # the head must leave before the file
         transport = self._transport
         try:
             return await self._loop.sendfile(transport, file, offset, count, fallback=False)
@@ -667,6 +770,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._tunnel = tunnel
         self._cancel_timers()  # the new protocol keeps its own time
         self.write(head)
+        self._uncork()  # the head leaves before anything the tunnel writes
         tail, self._upgrade_tail = self._upgrade_tail, b""
         if self._reading_paused:
             self._reading_paused = False
