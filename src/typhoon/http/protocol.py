@@ -430,13 +430,14 @@ class HTTPProtocol(asyncio.Protocol):
     # -- handling ----------------------------------------------------------------------
 
     def _begin(self, exchange: Exchange) -> None:
-        """Run the handler of ``exchange`` in a Task of its own.
+        """Run the handler of ``exchange`` in a Task (or carry it on, see ``_go_on``).
 
         Never inline in ``data_received``, outside any Task: code that needs the
         current task (``asyncio.timeout()``, a TaskGroup, anyio's cancel scopes as
         httpx uses them) would fail there on its first line. The Task runs in a copy
         of the connection's context, so context variables never leak from one
-        request to the next.
+        request to the next. Called while a handler's Task is finishing (from its
+        ``_finish``), the exchange is left for that Task to carry on.
         """
         self._current = exchange
         if self._task is not None:  # the handler before it is finishing: its Task goes on
