@@ -8,15 +8,19 @@ choosing the loop, listening, tracking connections and draining them gracefully.
 from __future__ import annotations
 
 from typhoon.net.clock import Clock, TimerHandle
+from typhoon.net.endpoints import Endpoint, parse_client, parse_server
 from typhoon.net.loop import new_event_loop, run, uvloop_available
 from typhoon.net.server import Drainable, Server, run_until_signalled
 
 __all__ = [
     "Clock",
     "Drainable",
+    "Endpoint",
     "Server",
     "TimerHandle",
     "new_event_loop",
+    "parse_client",
+    "parse_server",
     "run",
     "run_until_signalled",
     "uvloop_available",
