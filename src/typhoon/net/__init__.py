@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typhoon.net.clock import Clock, TimerHandle
 from typhoon.net.endpoints import Endpoint, parse_client, parse_server
+from typhoon.net.listen import Listener, connect, serve
 from typhoon.net.loop import new_event_loop, run, uvloop_available
 from typhoon.net.server import Drainable, Server, run_until_signalled
 
@@ -16,12 +17,15 @@ __all__ = [
     "Clock",
     "Drainable",
     "Endpoint",
+    "Listener",
     "Server",
     "TimerHandle",
+    "connect",
     "new_event_loop",
     "parse_client",
     "parse_server",
     "run",
     "run_until_signalled",
+    "serve",
     "uvloop_available",
 ]
