@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from typhoon.net.clock import Clock, TimerHandle
 from typhoon.net.endpoints import Endpoint, parse_client, parse_server
+from typhoon.net.framing import (
+    Int8Prefixed,
+    Int16Prefixed,
+    Int32Prefixed,
+    LengthPrefixed,
+    LineReceiver,
+    NetstringReceiver,
+)
 from typhoon.net.listen import Listener, connect, serve
 from typhoon.net.loop import new_event_loop, run, uvloop_available
 from typhoon.net.server import Drainable, Server, run_until_signalled
@@ -17,7 +25,13 @@ __all__ = [
     "Clock",
     "Drainable",
     "Endpoint",
+    "Int8Prefixed",
+    "Int16Prefixed",
+    "Int32Prefixed",
+    "LengthPrefixed",
+    "LineReceiver",
     "Listener",
+    "NetstringReceiver",
     "Server",
     "TimerHandle",
     "connect",
