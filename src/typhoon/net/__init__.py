@@ -1,8 +1,10 @@
 """The engine: asyncio (uvloop when available) plumbing that knows bytes, never HTTP.
 
-This package grows into typhoon's Twisted-style engine (endpoints, framing, timers,
-reconnecting clients, processes). Today it holds what the HTTP server stands on:
+Typhoon's Twisted-style engine, being built (issue #6): endpoint strings
+(``endpoints``), ``serve``/``connect`` on them (``listen``), framing protocols
+(``framing``) and timers (``timers``), beside what the HTTP server stands on:
 choosing the loop, listening, tracking connections and draining them gracefully.
+See docs/net.md.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typhoon.net.framing import (
 from typhoon.net.listen import Listener, connect, serve
 from typhoon.net.loop import new_event_loop, run, uvloop_available
 from typhoon.net.server import Drainable, Server, run_until_signalled
+from typhoon.net.timers import Repeating, every, later
 
 __all__ = [
     "Clock",
@@ -32,9 +35,12 @@ __all__ = [
     "LineReceiver",
     "Listener",
     "NetstringReceiver",
+    "Repeating",
     "Server",
     "TimerHandle",
     "connect",
+    "every",
+    "later",
     "new_event_loop",
     "parse_client",
     "parse_server",
