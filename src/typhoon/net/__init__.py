@@ -1,9 +1,10 @@
 """The engine: asyncio (uvloop when available) plumbing that knows bytes, never HTTP.
 
 Typhoon's Twisted-style engine, being built (issue #6): endpoint strings
-(``endpoints``), ``serve``/``connect`` on them (``listen``), framing protocols
-(``framing``) and timers (``timers``), beside what the HTTP server stands on:
-choosing the loop, listening, tracking connections and draining them gracefully.
+(``endpoints``), ``serve``/``connect`` on them (``listen``), the base ``Protocol``
+(``protocol``), framing protocols (``framing``) and timers (``timers``), beside what
+the HTTP server stands on: choosing the loop, listening, tracking connections and
+draining them gracefully.
 See docs/net.md.
 """
 
@@ -21,6 +22,7 @@ from typhoon.net.framing import (
 )
 from typhoon.net.listen import Listener, connect, serve
 from typhoon.net.loop import new_event_loop, run, uvloop_available
+from typhoon.net.protocol import Protocol
 from typhoon.net.server import Drainable, Server, run_until_signalled
 from typhoon.net.timers import Repeating, every, later
 
@@ -35,6 +37,7 @@ __all__ = [
     "LineReceiver",
     "Listener",
     "NetstringReceiver",
+    "Protocol",
     "Repeating",
     "Server",
     "TimerHandle",

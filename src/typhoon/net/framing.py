@@ -1,8 +1,9 @@
 """Framing helpers: lines, length-prefixed messages and netstrings, as Protocols.
 
 Twisted users know them as LineReceiver, Int8/16/32StringReceiver and
-NetstringReceiver; here they are ``asyncio.Protocol`` subclasses with snake_case
-names. Subclass one and define what to do with each message::
+NetstringReceiver; here they are :class:`typhoon.net.Protocol` subclasses (so
+``drain``, ``start_tls`` and ``shutdown`` come with them) with snake_case names.
+Subclass one and define what to do with each message::
 
     class Chat(LineReceiver):
         def line_received(self, line: bytes) -> None:
@@ -19,23 +20,16 @@ Rules they share:
 
 from __future__ import annotations
 
-import asyncio
 import struct
 
+from typhoon.net.protocol import Protocol
 
-class _Framed(asyncio.Protocol):
-    """What the framing protocols share: the transport and the receive buffer."""
 
-    transport: asyncio.Transport | None = None
+class _Framed(Protocol):
+    """What the framing protocols share: the receive buffer (the rest is :class:`Protocol`)."""
 
     def __init__(self) -> None:
         self._buffer = bytearray()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
 
     def _closing(self) -> bool:
         return self.transport is None or self.transport.is_closing()
