@@ -8,14 +8,18 @@ Run from this directory: ``python -m typhoon run apps:app --port P``.
 * ``/started``: how many ``/slow`` and ``/hang`` requests have begun, as JSON.
 
 The shutdown hook prints a line on stderr, so a test can see that a drain ran it.
+``raw_app`` serves ``/`` and, with ``app.serve_also``, a line protocol on
+the TCP port in ``$APPS_TCP_PORT``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from typhoon import App, Request, Text
+from typhoon.net import LineReceiver
 
 SLOW_S = 1.0
 HANG_S = 60.0
@@ -52,3 +56,27 @@ async def started_count(request: Request) -> dict[str, int]:
 @app.on_shutdown
 async def announce_shutdown() -> None:
     print(SHUTDOWN_LINE, file=sys.stderr, flush=True)
+
+
+class Shout(LineReceiver):
+    """A line protocol served beside ``raw_app``: answers each line in capitals."""
+
+    delimiter = b"\n"
+
+    def line_received(self, line: bytes) -> None:
+        self.send_line(line.upper())
+
+    def shutdown(self) -> None:
+        self.send_line(b"bye")
+        super().shutdown()
+
+
+# ``raw_app``: ``/`` plus Shout on TCP port $APPS_TCP_PORT (app.serve_also).
+raw_app = App()
+raw_app.add_route("/", home)
+raw_app.serve_also(f"tcp:{os.environ.get('APPS_TCP_PORT', '0')}:interface=127.0.0.1", Shout)
+
+
+@raw_app.on_shutdown
+async def announce_raw_shutdown() -> None:
+    print(SHUTDOWN_LINE + " (raw_app)", file=sys.stderr, flush=True)

@@ -45,6 +45,7 @@ from typhoon.web.routing import (
     SlashRedirect,
     check_converters,
 )
+from typhoon.web.services import NetService
 
 logger = logging.getLogger("typhoon.error")
 
@@ -365,6 +366,7 @@ class App(_Routes):
         self._handlers: dict[int, tuple[type[Any], dict[str, Any]]] = {}
         self._route_groups: dict[int, RouteGroup] = {}
         self._pubsub: Any = None
+        self.services: list[NetService] = []
         for entry in routes or ():
             self._add_entry(entry)
         static = self.settings.get("static") or self.settings.get("static_path")
@@ -552,6 +554,37 @@ class App(_Routes):
     def pubsub(self, hub: Any) -> None:
         self._pubsub = hub
 
+    # -- raw servers beside the app ----------------------------------------------------------
+
+    def serve_also(
+        self,
+        endpoint: str,
+        protocol: Callable[..., asyncio.BaseProtocol],
+        *,
+        drain_timeout: float = 30.0,
+        **options: Any,
+    ) -> NetService:
+        """Serve a ``typhoon.net`` protocol beside the app, on the app's lifecycle.
+
+        It starts listening at startup (after the startup hooks), stops accepting and
+        asks its connections to shut down when the server drains, and is gone before
+        the shutdown hooks run. ``options`` go to :func:`typhoon.net.serve`: protocol
+        keyword arguments, and ``max_connections``, ``idle_timeout``, ``clock``.
+
+        Example::
+
+            app.serve_also("tcp:9000", LineChat, app=app)
+
+        Raises:
+            ValueError: a malformed endpoint (naming the wrong part), or a negative
+                ``drain_timeout``.
+            TypeError: ``protocol`` is not callable.
+        """
+        self._check_not_frozen("serve_also")
+        service = NetService(endpoint, protocol, options, drain_timeout)
+        self.services.append(service)
+        return service
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def _guard(self, call_next: CallNext) -> CallNext:
@@ -610,15 +643,26 @@ class App(_Routes):
             await self._lifespan_stack.enter_async_context(self._lifespan(self))
         for hook in self._startup:
             await _call(hook)
+        for started, service in enumerate(self.services):
+            try:
+                await service.start()
+            except BaseException:
+                for earlier in self.services[:started]:
+                    await earlier.stop()
+                raise
 
     def draining(self) -> None:
         """The server began a graceful drain: end pub/sub streams and long polls."""
         if self._pubsub is not None:
             self._pubsub.drain()
+        for service in self.services:
+            service.draining()
         for _, sub in self.mounts:
             sub.draining()
 
     async def shutdown(self) -> None:
+        for service in self.services:
+            await service.stop()
         for hook in reversed(self._shutdown):
             await _call(hook)
         if self._pubsub is not None:
