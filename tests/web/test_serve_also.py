@@ -46,13 +46,14 @@ async def test_services_follow_startup_and_shutdown_of_the_app_and_its_mounts() 
         events.append(f"shutdown hook, listening: {service.listener is not None}")
 
     with pytest.raises(RuntimeError, match="is not listening"):
-        service.port
+        _ = service.port
     async with AsyncTestClient(app):
         assert await ask(service.port, b"hi") == b"HI\n"
         assert await ask(sub_service.port, b"sub") == b"SUB\n"
         assert repr(service) == f"<NetService {LOCAL!r} Upper>"
     assert events == ["startup hook, listening: False", "shutdown hook, listening: False"]
-    assert service.listener is None and sub_service.listener is None
+    assert service.listener is None
+    assert sub_service.listener is None
 
 
 async def test_a_failed_bind_stops_the_services_started_before_it() -> None:
@@ -63,7 +64,7 @@ async def test_a_failed_bind_stops_the_services_started_before_it() -> None:
         app = App()
         first = app.serve_also(LOCAL, Upper)
         app.serve_also(f"tcp:{port}:interface=127.0.0.1", Upper)
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="in use"):
             await app.startup()
     assert first.listener is None
 
