@@ -9,7 +9,8 @@ Run from this directory: ``python -m typhoon run apps:app --port P``.
 
 The shutdown hook prints a line on stderr, so a test can see that a drain ran it.
 ``raw_app`` serves ``/`` and, with ``app.serve_also``, a line protocol on
-the TCP port in ``$APPS_TCP_PORT``.
+the TCP port in ``$APPS_TCP_PORT``; at startup it spawns a background task and a
+child process that only the shutdown ends.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import os
 import sys
 
 from typhoon import App, Request, Text
-from typhoon.net import LineReceiver
+from typhoon.net import LineReceiver, spawn, spawn_process
 
 SLOW_S = 1.0
 HANG_S = 60.0
 SHUTDOWN_LINE = "apps: shutdown hook ran"
+BACKGROUND_CANCELLED_LINE = "apps: background task cancelled"
+CHILD_PID_LINE = "apps: child pid"
 
 app = App()
 started = {"slow": 0, "hang": 0}
@@ -80,3 +83,19 @@ raw_app.serve_also(f"tcp:{os.environ.get('APPS_TCP_PORT', '0')}:interface=127.0.
 @raw_app.on_shutdown
 async def announce_raw_shutdown() -> None:
     print(SHUTDOWN_LINE + " (raw_app)", file=sys.stderr, flush=True)
+
+
+async def forever() -> None:
+    try:
+        await asyncio.sleep(HANG_S)
+    except asyncio.CancelledError:
+        print(BACKGROUND_CANCELLED_LINE, file=sys.stderr, flush=True)
+        raise
+
+
+@raw_app.on_startup
+async def start_background_work() -> None:
+    """A spawned task and a child process, both left running: shutdown must end them."""
+    spawn(forever())
+    child = await spawn_process(["sleep", str(HANG_S)])
+    print(f"{CHILD_PID_LINE} {child.pid}", file=sys.stderr, flush=True)

@@ -3,7 +3,8 @@
 ``apps:raw_app`` serves HTTP and, beside it, a line protocol (``apps.Shout``). Under
 ``typhoon run`` and under ``app.run()``, both answer, and SIGTERM drains both: the
 TCP client is told ``bye`` and disconnected, both ports stop accepting, the shutdown
-hook runs and the process exits 0.
+hook runs, the background task is cancelled, the child process killed, and the
+process exits 0.
 """
 
 from __future__ import annotations
@@ -63,7 +64,12 @@ async def test_raw_server_starts_and_drains_with_the_app(tmp_path: Path, how: st
         await wait_refused(tcp_port)
         await wait_refused(served.port)
         assert await served.exit_status(IO_TIMEOUT_S) == 0
-        assert SHUTDOWN_LINE + " (raw_app)" in served.output()
+        output = served.output()
+        assert SHUTDOWN_LINE + " (raw_app)" in output
+        assert "apps: background task cancelled" in output
+        pid = int(output.split("apps: child pid ", 1)[1].split()[0])
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # the child was killed and reaped
     finally:
         if served.proc.poll() is None:
             served.proc.kill()

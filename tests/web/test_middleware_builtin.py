@@ -350,7 +350,7 @@ async def test_gzip_large_body_is_compressed_on_the_thread_pool() -> None:
     body = "".join(f"line {i}: {TEXT[:60]}\n" for i in range(5000))  # about 350 KiB
     app = _app(lambda: Text(body), GZip())
     response = await _one(app, _request(headers={"Accept-Encoding": "gzip"}))
-    assert app._executor is not None  # the compression ran there
+    assert app._workers._pool is not None  # the compression ran there
     await app.shutdown()
     assert _gunzip(response.body) == body.encode()
 

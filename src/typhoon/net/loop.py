@@ -10,6 +10,8 @@ from collections.abc import Coroutine
 from types import ModuleType
 from typing import Any, TypeVar
 
+from typhoon.net.tasks import supervisor
+
 T = TypeVar("T")
 
 _uvloop: ModuleType | None
@@ -45,6 +47,19 @@ def new_event_loop(use_uvloop: bool | None = None) -> asyncio.AbstractEventLoop:
 
 
 def run(main: Coroutine[Any, Any, T], *, use_uvloop: bool | None = None) -> T:
-    """Run ``main`` to completion on a new loop chosen by :func:`new_event_loop`."""
+    """Run ``main`` to completion on a new loop chosen by :func:`new_event_loop`.
+
+    When ``main`` ends (returns, raises or is cancelled by Ctrl+C), the loop's
+    :class:`~typhoon.net.tasks.Supervisor` stops: background tasks from ``spawn()`` are
+    cancelled, child processes killed and the thread pool shut down. ``typhoon run``
+    and ``App.run()`` go through here.
+    """
     with asyncio.Runner(loop_factory=lambda: new_event_loop(use_uvloop)) as runner:
-        return runner.run(main)
+        return runner.run(_supervised(main))
+
+
+async def _supervised(main: Coroutine[Any, Any, T]) -> T:
+    try:
+        return await main
+    finally:
+        await supervisor().stop()

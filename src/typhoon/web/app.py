@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import functools
 import html
 import inspect
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar, cast
 
@@ -31,6 +29,7 @@ from typhoon.http.exchange import Exchange
 from typhoon.http.limits import HTTPConfig
 from typhoon.http.server import configure_logging
 from typhoon.http.server import run as run_server
+from typhoon.net.tasks import Supervisor
 from typhoon.web.errors import HTTPError
 from typhoon.web.realtime_hooks import hooks as realtime_hooks
 from typhoon.web.request import Request
@@ -58,6 +57,7 @@ ErrorHandler = Callable[[Request, Any], Awaitable[Any] | Any]
 Hook = Callable[[], Awaitable[None] | None]
 Lifespan = Callable[["App"], AbstractAsyncContextManager[None]]
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def is_handler_class(endpoint: object) -> bool:
@@ -358,8 +358,7 @@ class App(_Routes):
         self._shutdown: list[Hook] = []
         self._lifespan = lifespan
         self._lifespan_stack: contextlib.AsyncExitStack | None = None
-        self._thread_pool_size = thread_pool_size
-        self._executor: ThreadPoolExecutor | None = None
+        self._workers = Supervisor(threads=thread_pool_size)
         self._chain: CallNext | None = None
         self._route_calls: dict[int, CallNext] = {}
         self._views: dict[int, Callable[..., Awaitable[Any]]] = {}
@@ -672,9 +671,8 @@ class App(_Routes):
             await stack.aclose()
         for _, sub in reversed(self.mounts):
             await sub.shutdown()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        # Calls not started are cancelled; those in progress finish on their own.
+        await self._workers.stop(timeout=0)
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -816,14 +814,13 @@ class App(_Routes):
             return guarded
         return chain
 
-    async def run_in_thread(self, work: Callable[[], Any]) -> Any:
-        """Run blocking ``work`` on the app's bounded thread pool."""
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                self._thread_pool_size, thread_name_prefix="typhoon"
-            )
-        context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(self._executor, context.run, work)
+    async def run_in_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Call blocking ``fn(*args, **kwargs)`` on the app's bounded thread pool.
+
+        The pool has ``thread_pool_size`` threads; sync views and handler methods run
+        there too. Context variables are copied into the thread.
+        """
+        return await self._workers.run_in_thread(fn, *args, **kwargs)
 
     async def handle_exception(self, request: Request, exc: Exception) -> Response:
         """Turn ``exc`` into a response through the error handlers, or a 500."""
