@@ -37,3 +37,16 @@ class Draining(Protocol):
     """
 
     def draining(self) -> None: ...
+
+
+@runtime_checkable
+class Mountable(Protocol):
+    """Optional: an application that can be served under a path prefix of another.
+
+    ``typhoon.web.App.mount(prefix, obj)`` accepts any such object (the ASGI and WSGI
+    hosts are ones). ``root_path`` is the prefix it is mounted at (nested mounts
+    joined); ``exchange.path`` is still the full path, as received. It answers
+    through the exchange, as :meth:`Application.handle` does.
+    """
+
+    def handle_mounted(self, exchange: Exchange, root_path: str) -> Coroutine[Any, Any, None]: ...

@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar, cast
 
+from typhoon.http.app_api import Draining, Mountable
+from typhoon.http.app_api import Lifespan as HasLifespan
 from typhoon.http.exchange import Exchange
 from typhoon.http.limits import HTTPConfig
 from typhoon.http.server import configure_logging
@@ -33,7 +35,7 @@ from typhoon.net.tasks import Supervisor
 from typhoon.web.errors import HTTPError
 from typhoon.web.realtime_hooks import hooks as realtime_hooks
 from typhoon.web.request import Request
-from typhoon.web.response import HTML, JSON, Redirect, Response, Text
+from typhoon.web.response import HTML, JSON, Redirect, Response, Sent, Text
 from typhoon.web.routing import (
     DEFAULT_CONVERTERS,
     Converter,
@@ -353,7 +355,7 @@ class App(_Routes):
         self.before_hooks: list[BeforeHook] = []
         self.after_hooks: list[AfterHook] = []
         self.error_handlers: dict[type[BaseException] | int, ErrorHandler] = {}
-        self.mounts: list[tuple[str, App]] = []
+        self.mounts: list[tuple[str, App | Mountable]] = []
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
         self._lifespan = lifespan
@@ -465,12 +467,26 @@ class App(_Routes):
         for route in routes:
             self._add(route, group)
 
-    def mount(self, prefix: str, app: App) -> None:
-        """Serve ``app`` under ``prefix``; it sees paths without the prefix."""
+    def mount(self, prefix: str, app: App | Mountable) -> None:
+        """Serve ``app`` under ``prefix``; it sees paths without the prefix.
+
+        ``app`` is another typhoon App, or any :class:`~typhoon.http.app_api.Mountable`
+        application, such as an ASGI or WSGI app in typhoon's hosts. A mounted app's
+        startup, drain and shutdown follow this one's, when it has them.
+
+        Raises:
+            ValueError: ``prefix`` does not start with ``/`` or ends with it.
+            TypeError: ``app`` is neither an App nor mountable.
+        """
         self._check_not_frozen("mount")
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError(
                 f"mount prefix must start with '/' and not end with it, got {prefix!r}"
+            )
+        if not isinstance(app, App | Mountable):
+            raise TypeError(
+                "mount() takes a typhoon App or a mountable application (one with "
+                f"handle_mounted(exchange, root_path)), got {app!r}"
             )
         self.mounts.append((prefix, app))
 
@@ -630,13 +646,14 @@ class App(_Routes):
         for middleware in reversed(self.middleware):
             chain = _link(middleware, self._guard(chain))
         self._chain = chain
-        for _, sub in self.mounts:
+        for sub in self._mounted_apps():
             sub.freeze()
 
     async def startup(self) -> None:
         self.freeze()
         for _, sub in self.mounts:
-            await sub.startup()
+            if isinstance(sub, HasLifespan):
+                await sub.startup()
         if self._lifespan is not None:
             self._lifespan_stack = contextlib.AsyncExitStack()
             await self._lifespan_stack.enter_async_context(self._lifespan(self))
@@ -657,7 +674,8 @@ class App(_Routes):
         for service in self.services:
             service.draining()
         for _, sub in self.mounts:
-            sub.draining()
+            if isinstance(sub, Draining):
+                sub.draining()
 
     async def shutdown(self) -> None:
         for service in self.services:
@@ -670,9 +688,13 @@ class App(_Routes):
             stack, self._lifespan_stack = self._lifespan_stack, None
             await stack.aclose()
         for _, sub in reversed(self.mounts):
-            await sub.shutdown()
+            if isinstance(sub, HasLifespan):
+                await sub.shutdown()
         # Calls not started are cancelled; those in progress finish on their own.
         await self._workers.stop(timeout=0)
+
+    def _mounted_apps(self) -> list[App]:
+        return [sub for _, sub in self.mounts if isinstance(sub, App)]
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -731,6 +753,10 @@ class App(_Routes):
             for prefix, sub in self.mounts:
                 path = request.path
                 if path == prefix or path.startswith(prefix + "/"):
+                    if not isinstance(sub, App):
+                        exchange = request.exchange
+                        await sub.handle_mounted(exchange, request.root_path + prefix)
+                        return Sent(exchange.status)
                     request.enter_mount(prefix)
                     request.app = sub
                     try:
