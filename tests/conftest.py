@@ -1,4 +1,4 @@
-"""Fixtures for the realtime tests: the real Redis and PostgreSQL on 127.0.0.1.
+"""Fixtures shared by every test directory: the real Redis and PostgreSQL on 127.0.0.1.
 
 Tests that need Redis take ``redis_url``, tests that need PostgreSQL ``postgres_dsn``:
 without the service they are skipped, except under CI (``CI=true``), where a missing
