@@ -6,6 +6,7 @@ directory); every process is killed at the end of its test whatever happened.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -118,11 +119,17 @@ def start(tmp_path: Path) -> Iterator[Start]:
 
     ``start(*args, uds=None)`` runs ``python -m typhoon run ARGS --port P`` (or
     ``--uds PATH``); ``start(*args, argv=[...])`` runs ``argv`` as given, with ``port``.
+    ``env`` adds environment variables, ``pass_fds`` passes descriptors down.
     """
     processes: list[subprocess.Popen[bytes]] = []
 
     def run(
-        *args: str, uds: Path | None = None, argv: list[str] | None = None, port: int = 0
+        *args: str,
+        uds: Path | None = None,
+        argv: list[str] | None = None,
+        port: int = 0,
+        env: dict[str, str] | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> Served:
         log = tmp_path / f"server-{len(processes)}.log"
         port = port or free_port()
@@ -131,7 +138,13 @@ def start(tmp_path: Path) -> Iterator[Start]:
             argv = [*TYPHOON, "run", *args, *where]
         with log.open("wb") as sink:
             proc = subprocess.Popen(
-                argv, cwd=REPO, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT
+                argv,
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+                pass_fds=pass_fds,
             )
         processes.append(proc)
         served = Served(proc, log, port=None if uds is not None else port, uds=uds)
@@ -147,11 +160,18 @@ def start(tmp_path: Path) -> Iterator[Start]:
             proc.wait(10)
 
 
-def typhoon(*args: str) -> subprocess.CompletedProcess[str]:
+def typhoon(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = REPO,
+    pass_fds: tuple[int, ...] = (),
+) -> subprocess.CompletedProcess[str]:
     """Run a ``typhoon`` command that is expected to exit by itself."""
     return subprocess.run(
         [*TYPHOON, *args],
-        cwd=REPO,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        pass_fds=pass_fds,
         capture_output=True,
         text=True,
         timeout=START_TIMEOUT_S,
@@ -271,6 +291,125 @@ def test_app_run_in_script_serves_and_drains_on_sigterm(start: Start, tmp_path: 
     assert "tiny: shutdown" in served.output()
 
 
+def test_run_existing_flags_still_work(start: Start) -> None:
+    served = start(
+        "examples.hello:app",
+        "--no-access-log",
+        "--no-cancel-on-disconnect",
+        "--no-uvloop",
+        "--graceful-timeout",
+        "5",
+        "--max-body-bytes",
+        "10",
+        "--header-timeout-s",
+        "3",
+        "--log-level",
+        "warning",
+        "--host",
+        "127.0.0.1",
+    )
+    with served.client() as client:
+        assert client.get("/").text == "Hello, world!"
+        assert client.post("/", content=b"x" * 11).status_code == 413
+    assert served.stop() == 0
+    assert "typhoon serving on" not in served.output()  # --log-level warning hides it
+
+
+def test_run_reads_environment_and_toml_file(start: Start, tmp_path: Path) -> None:
+    settings = tmp_path / "typhoon.toml"
+    settings.write_text(
+        textwrap.dedent(
+            """
+            [server]
+            app = "examples.hello:app"
+            port = 1                      # the environment wins over this
+
+            [http]
+            server_header = "from-toml"
+            access_log = false
+
+            [limits]
+            max_body_bytes = 20
+            """
+        )
+    )
+    port = free_port()
+    served = start(
+        argv=[*TYPHOON, "run", "--config", str(settings)],
+        port=port,
+        env={"TYPHOON_PORT": str(port), "TYPHOON_MAX_BODY_BYTES": "5"},
+    )
+    with served.client() as client:
+        response = client.get("/")
+        assert client.post("/", content=b"123456").status_code == 413
+    assert response.headers["server"] == "from-toml"
+    assert served.stop() == 0
+    assert '"GET / HTTP/1.1"' not in served.output()
+
+
+def test_run_serves_on_an_inherited_listening_socket(start: Start) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        fd = listener.fileno()
+        served = start(
+            argv=[*TYPHOON, "run", "examples.hello:app", "--no-access-log", "--fd", str(fd)],
+            port=port,
+            pass_fds=(fd,),
+        )
+        with served.client() as client:
+            assert client.get("/json").json() == {"message": "Hello, world!"}
+        assert served.stop() == 0
+    assert f"typhoon serving on fd {fd} (http://127.0.0.1:{port}/)" in served.output()
+
+
+def test_run_refuses_an_fd_that_is_not_a_listening_socket(tmp_path: Path) -> None:
+    with (tmp_path / "plain").open("w") as plain, socket.socket() as idle:
+        idle.bind(("127.0.0.1", 0))  # bound, never listening
+        for fd, problem in (
+            (plain.fileno(), "not a usable socket: Socket operation on non-socket"),
+            (idle.fileno(), "a socket, but not listening"),
+            (999, "not a usable socket: Bad file descriptor"),
+        ):
+            inherited = (fd,) if fd != 999 else ()
+            done = typhoon("run", "examples.hello:app", "--fd", str(fd), pass_fds=inherited)
+            assert done.returncode == 2, done.stderr
+            assert f"typhoon run: error: --fd {fd}: {problem}" in done.stderr
+
+
+def test_run_print_config_shows_values_and_sources(tmp_path: Path) -> None:
+    done = typhoon(
+        "run",
+        "examples.hello:app",
+        "--port",
+        "9001",
+        "--no-server-header",
+        "--print-config",
+        env={"TYPHOON_MAX_BODY_BYTES": "1000"},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r'^app = "examples.hello:app" +# APP examples.hello:app$', out, re.M), out
+    assert re.search(r"^port = 9001 +# --port 9001$", out, re.M), out
+    assert re.search(r'^server_header = "" +# --no-server-header$', out, re.M), out
+    assert re.search(r"^max_body_bytes = 1000 +# TYPHOON_MAX_BODY_BYTES=1000$", out, re.M), out
+    assert re.search(r'^host = "127.0.0.1" +# default$', out, re.M), out
+
+
+def test_run_pyproject_tool_typhoon_is_read(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.typhoon.server]\napp = 'examples.hello:app'\nport = 9002\n"
+    )
+    done = typhoon("run", "--print-config", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert re.search(
+        r"^port = 9002 +# pyproject.toml \[tool.typhoon.server\] port$", done.stdout, re.M
+    )
+
+
 # -- refusing to start -------------------------------------------------------------------
 
 
@@ -289,7 +428,7 @@ def test_run_help_lists_every_flag_with_its_default() -> None:
     compact = " ".join(text.split())
     assert re.search(r"--graceful-timeout S .*?\(default: 30(\.0)?\)", compact)
     assert re.search(r"--max-body-bytes N .*?\(default: 16777216\)", compact)
-    assert re.search(r"--header-timeout-s N .*?\(default: 10(\.0)?\)", compact)
+    assert re.search(r"--header-timeout-s S .*?\(default: 10(\.0)?\)", compact)
 
 
 @pytest.mark.parametrize(
@@ -311,17 +450,46 @@ def test_run_bad_app_spec_exits_2_naming_problem(spec: str, message: str) -> Non
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--max-body-bytes", "0"], "--max-body-bytes: must be a positive integer, got 0"),
-        (["--header-timeout-s", "0"], "--header-timeout-s: must be positive, got 0"),
-        (["--graceful-timeout", "-1"], "graceful_timeout_s must be >= 0, got -1.0"),
-        (["--port", "70000"], "--port must be between 0 and 65535, got 70000"),
-        (["--server-header", "caf\u00e9"], "server_header must be printable ASCII"),
+        (["--max-body-bytes", "0"], "--max-body-bytes 0: must be a positive integer, got 0"),
+        (["--header-timeout-s", "0"], "--header-timeout-s 0: must be positive, got 0.0"),
+        (["--graceful-timeout", "-1"], "--graceful-timeout -1: must be >= 0, got -1.0"),
+        (["--port", "70000"], "--port 70000: must be between 0 and 65535, got 70000"),
+        (["--port", "abc"], "--port abc: must be an integer"),
+        (["--server-header", "caf\u00e9"], "--server-header caf\u00e9: must be printable ASCII"),
     ],
 )
 def test_run_bad_setting_exits_2_naming_setting(flags: list[str], message: str) -> None:
     done = typhoon("run", "examples.hello:app", *flags)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "toml", "message"),
+    [
+        ({"TYPHOON_PORT": "abc"}, "", "TYPHOON_PORT=abc: must be an integer"),
+        ({"TYPHOON_ACCES_LOG": "no"}, "", "TYPHOON_ACCES_LOG: unknown setting (did you mean"),
+        ({}, "[limits]\nmax_body_bytes = 0", "t.toml [limits] max_body_bytes: must be a positive"),
+        (
+            {},
+            "[limits]\nmax_body_byte = 1",
+            "t.toml [limits] max_body_byte: unknown setting (did you mean max_body_bytes?)",
+        ),
+        (
+            {"TYPHOON_UDS": "/tmp/x.sock", "TYPHOON_FD": "3"},
+            "",
+            "TYPHOON_UDS=/tmp/x.sock, TYPHOON_FD=3:",
+        ),
+    ],
+)
+def test_run_bad_env_or_file_exits_2_naming_setting(
+    tmp_path: Path, env: dict[str, str], toml: str, message: str
+) -> None:
+    (tmp_path / "t.toml").write_text(toml + "\n")
+    done = typhoon("run", "examples.hello:app", "--config", "t.toml", env=env, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert f"typhoon run: error: {message}" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -1,20 +1,25 @@
-"""``typhoon run module:attr``: load an application and serve it."""
+"""``typhoon run module:attr``: resolve the settings, load the application, serve it.
+
+The settings come from :mod:`typhoon.cli.config`; this module turns them into a running
+server.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import os
+import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from typhoon import __version__
-from typhoon.http.limits import HTTPConfig, HTTPLimits
+from typhoon.cli import config
 from typhoon.http.server import configure_logging
 from typhoon.http.server import run as run_server
-
-_LIMIT_DEFAULTS = HTTPLimits()
+from typhoon.net.loop import uvloop_available
 
 
 def load_app(spec: str) -> Any:
@@ -46,20 +51,6 @@ def load_app(spec: str) -> Any:
     return obj
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="typhoon", description="typhoon's command line.")
     parser.add_argument("--version", action="version", version=f"typhoon {__version__}")
@@ -68,53 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="serve an application",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Serve module:attr until SIGINT/SIGTERM, then drain gracefully.",
+        description="Serve module:attr until SIGINT/SIGTERM, then drain gracefully. "
+        "Every setting is a flag, a TYPHOON_* variable and a key of a TOML table; "
+        "the command line wins over the environment, which wins over the file.",
+        epilog="docs/server.md, section Configuration, has the details.",
     )
-    run.add_argument("app", help="the application, as module:attr (attr defaults to app)")
-    run.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    run.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
-    run.add_argument("--uds", metavar="PATH", help="listen on this Unix socket instead of TCP")
-    run.add_argument(
-        "--graceful-timeout",
-        type=float,
-        default=30.0,
-        metavar="S",
-        help="seconds a drain waits for in-flight requests",
-    )
-    run.add_argument("--no-access-log", action="store_true", help="do not log each request")
-    run.add_argument(
-        "--log-level",
-        default="info",
-        choices=["critical", "error", "warning", "info", "debug"],
-        help="how much typhoon logs",
-    )
-    run.add_argument("--server-header", default="typhoon", help="value of the Server header")
-    run.add_argument("--no-server-header", action="store_true", help="omit the Server header")
-    run.add_argument(
-        "--no-cancel-on-disconnect",
-        action="store_true",
-        help="let handlers run on after their client went away",
-    )
-    run.add_argument("--no-uvloop", action="store_true", help="use plain asyncio")
-    limits = run.add_argument_group("limits and timeouts")
-    for name, kind in (
-        ("max_head_bytes", _positive_int),
-        ("max_header_count", _positive_int),
-        ("max_body_bytes", _positive_int),
-        ("max_pipeline_depth", _positive_int),
-        ("read_high_water_bytes", _positive_int),
-        ("header_timeout_s", _positive_float),
-        ("keep_alive_timeout_s", _positive_float),
-        ("body_timeout_s", _positive_float),
-    ):
-        limits.add_argument(
-            "--" + name.replace("_", "-"),
-            type=kind,
-            default=getattr(_LIMIT_DEFAULTS, name),
-            metavar="N",
-            help=f"HTTPLimits.{name}",
-        )
+    config.add_arguments(run, config.GROUPS)
     return parser
 
 
@@ -122,32 +72,66 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     assert args.command == "run", "argparse admits only known commands"
-    return _run(parser, args)
-
-
-def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
-        limits = HTTPLimits(
-            **{name: getattr(args, name) for name in HTTPLimits.__dataclass_fields__}
-        )
-        config = HTTPConfig(
-            limits=limits,
-            server_header=None if args.no_server_header else args.server_header,
-            access_log=not args.no_access_log,
-            cancel_on_disconnect=not args.no_cancel_on_disconnect,
-            graceful_timeout_s=args.graceful_timeout,
-        )
-        if not 0 <= args.port <= 65535:
-            raise ValueError(f"--port must be between 0 and 65535, got {args.port}")
-        app = load_app(args.app)
-    except (TypeError, ValueError) as exc:
-        parser.exit(2, f"typhoon run: error: {exc}\n")
-    configure_logging(args.log_level, access_log=config.access_log)
+        loaded = config.load(args, os.environ, cwd=Path.cwd(), groups=config.GROUPS)
+    except config.ConfigError as exc:
+        return _refuse(str(exc))
+    if loaded.print_config:
+        sys.stdout.write(config.to_toml(loaded))
+        return 0
+    return _run(loaded)
+
+
+def _refuse(message: str) -> int:
+    sys.stderr.write(f"typhoon run: error: {message}\n")
+    return 2
+
+
+def _run(loaded: config.Loaded) -> int:
+    """Serve what ``loaded`` says; 2 for a problem found before serving."""
+    settings = config.RunConfig.from_groups(loaded.groups)
+    server = settings.server
+    if server.loop == "uvloop" and not uvloop_available():  # pragma: no cover - it is installed
+        return _refuse(f"{loaded.origins['loop'].where}: uvloop is not installed")
+    sock = None
+    if server.fd is not None:
+        try:
+            sock = inherited_socket(server.fd)
+        except ValueError as exc:
+            return _refuse(f"{loaded.origins['fd'].where}: {exc}")
+    try:
+        app = load_app(server.app)
+    except ValueError as exc:
+        return _refuse(str(exc))
+    configure_logging(server.log_level, access_log=settings.http.access_log)
     return run_server(
         app,
-        host=args.host,
-        port=args.port,
-        uds=args.uds,
-        config=config,
-        use_uvloop=False if args.no_uvloop else None,
+        host=server.host,
+        port=server.port,
+        uds=server.uds,
+        sock=sock,
+        config=settings.http,
+        backlog=server.backlog,
+        use_uvloop={"auto": None, "uvloop": True, "asyncio": False}[server.loop],
     )
+
+
+def inherited_socket(fd: int) -> socket.socket:
+    """The listening stream socket behind file descriptor ``fd``.
+
+    Raises:
+        ValueError: ``fd`` is not open, not a socket, not a stream socket, or not listening.
+    """
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise ValueError(f"not a usable socket: {exc.strerror or exc}") from None
+    problem = None
+    if sock.type != socket.SOCK_STREAM:
+        problem = "not a stream socket"
+    elif not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        problem = "a socket, but not listening"
+    if problem is not None:
+        sock.detach()  # the descriptor stays the parent's business
+        raise ValueError(problem)
+    return sock

@@ -1,7 +1,8 @@
 """Limits and timeouts of the HTTP server, in one frozen dataclass.
 
 Every number has a safe default; :class:`HTTPLimits` rejects a nonsensical value at
-construction with a ``ValueError`` naming the field. ``docs/server.md`` lists them all.
+construction with a ``ValueError`` naming the field. Each field's ``metadata["help"]`` is
+its one-line description for ``typhoon run --help``; ``docs/server.md`` lists them all.
 """
 
 from __future__ import annotations
@@ -33,14 +34,30 @@ class HTTPLimits:
         body_timeout_s: idle time while receiving a request body (408, then close).
     """
 
-    max_head_bytes: int = 64 * KiB
-    max_header_count: int = 100
-    max_body_bytes: int = 16 * MiB
-    max_pipeline_depth: int = 16
-    read_high_water_bytes: int = 64 * KiB
-    header_timeout_s: float = 10.0
-    keep_alive_timeout_s: float = 5.0
-    body_timeout_s: float = 30.0
+    max_head_bytes: int = field(
+        default=64 * KiB, metadata={"help": "request line plus headers, in bytes (414/431 above)"}
+    )
+    max_header_count: int = field(
+        default=100, metadata={"help": "header fields per request (431 above)"}
+    )
+    max_body_bytes: int = field(
+        default=16 * MiB, metadata={"help": "request body, in bytes (413 above)"}
+    )
+    max_pipeline_depth: int = field(
+        default=16, metadata={"help": "pipelined requests held before reading pauses"}
+    )
+    read_high_water_bytes: int = field(
+        default=64 * KiB, metadata={"help": "unread body bytes buffered before reading pauses"}
+    )
+    header_timeout_s: float = field(
+        default=10.0, metadata={"help": "seconds to receive a request head (slowloris guard)"}
+    )
+    keep_alive_timeout_s: float = field(
+        default=5.0, metadata={"help": "idle seconds between requests before closing"}
+    )
+    body_timeout_s: float = field(
+        default=30.0, metadata={"help": "idle seconds while receiving a body (408 after)"}
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -66,11 +83,21 @@ class HTTPConfig:
         graceful_timeout_s: how long a drain waits for in-flight requests.
     """
 
-    limits: HTTPLimits = field(default_factory=HTTPLimits)
-    server_header: str | None = "typhoon"
-    access_log: bool = True
-    cancel_on_disconnect: bool = True
-    graceful_timeout_s: float = 30.0
+    limits: HTTPLimits = field(
+        default_factory=HTTPLimits, metadata={"help": "limits and timeouts (HTTPLimits)"}
+    )
+    server_header: str | None = field(
+        default="typhoon", metadata={"help": "value of the Server response header; unset omits it"}
+    )
+    access_log: bool = field(
+        default=True, metadata={"help": "log one line per response (typhoon.access logger)"}
+    )
+    cancel_on_disconnect: bool = field(
+        default=True, metadata={"help": "cancel a handler when its client goes away"}
+    )
+    graceful_timeout_s: float = field(
+        default=30.0, metadata={"help": "seconds a drain waits for in-flight requests"}
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.limits, HTTPLimits):

@@ -36,17 +36,25 @@ class HTTPServer:
         app: what to call for each request.
         config: limits, timeouts and behaviour.
         clock: schedules timeouts and the Date refresh; the running loop when None.
+        backlog: the listen backlog of each socket the server opens.
     """
 
     def __init__(
-        self, app: Application, config: HTTPConfig | None = None, *, clock: Clock | None = None
+        self,
+        app: Application,
+        config: HTTPConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        backlog: int = 2048,
     ) -> None:
         self.app = app
         self.state = ServerState(config)
         self.config = self.state.config
         self._clock = clock
         on_drain = app.draining if isinstance(app, Draining) else None
-        self._server = Server(self._new_protocol, self.state.connections, on_drain=on_drain)
+        self._server = Server(
+            self._new_protocol, self.state.connections, backlog=backlog, on_drain=on_drain
+        )
         self._started = False
 
     def _new_protocol(self) -> HTTPProtocol:
@@ -136,12 +144,17 @@ async def serve(
     uds: str | None = None,
     sock: socket.socket | None = None,
     config: HTTPConfig | None = None,
+    backlog: int = 2048,
 ) -> int:
-    """Serve ``app`` until SIGINT/SIGTERM; return the exit status (0 after a drain)."""
-    server = HTTPServer(app, config)
+    """Serve ``app`` until SIGINT/SIGTERM; return the exit status (0 after a drain).
+
+    ``sock``, an already listening socket (inherited from a parent process, say), wins
+    over ``uds``, which wins over ``host`` and ``port``.
+    """
+    server = HTTPServer(app, config, backlog=backlog)
     if sock is not None:
         await server.listen_socket(sock)
-        where = f"fd {sock.fileno()}"
+        where = f"fd {sock.fileno()} ({_describe(sock)})"
     elif uds is not None:
         await server.listen_unix(uds)
         where = f"unix:{uds}"
@@ -163,12 +176,23 @@ def run(
     sock: socket.socket | None = None,
     config: HTTPConfig | None = None,
     use_uvloop: bool | None = None,
+    backlog: int = 2048,
 ) -> int:
     """Create a loop (uvloop when available) and :func:`serve` on it."""
     return net_loop.run(
-        serve(app, host=host, port=port, uds=uds, sock=sock, config=config),
+        serve(app, host=host, port=port, uds=uds, sock=sock, config=config, backlog=backlog),
         use_uvloop=use_uvloop,
     )
+
+
+def _describe(sock: socket.socket) -> str:
+    """``http://host:port/`` or ``unix:path`` for a listening socket."""
+    address = sock.getsockname()
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{address}"
+    host, port = address[0], address[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
 
 
 def configure_logging(level: str = "info", *, access_log: bool = True) -> None:
