@@ -54,6 +54,7 @@ from typhoon.cli._settings import (
     toml_value,
 )
 from typhoon.http.limits import HTTPConfig
+from typhoon.http.tls import TLSConfig
 
 __all__ = [
     "CONFIG_ENV",
@@ -173,6 +174,14 @@ def _check_int(obj: object, name: str) -> None:
 GROUPS: tuple[Group, ...] = (
     Group("server", ServerConfig, aliases=(Alias("--no-uvloop", "loop", "asyncio"),)),
     Group("http", HTTPConfig, aliases=(Alias("--graceful-timeout", "graceful_timeout_s"),)),
+    Group(
+        "tls",
+        TLSConfig,
+        aliases=(
+            Alias("--ssl-keyfile-password", "keyfile_password"),
+            Alias("--hsts-max-age", "hsts_max_age_s"),
+        ),
+    ),
 )
 
 
@@ -483,7 +492,11 @@ def _build(table: Table, kwargs: dict[str, object], origins: Mapping[str, Origin
         try:
             table.kind(**{**baseline, s.name: kwargs[s.name]})
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{origins[s.name].where}: {_strip(str(exc), table, s)}") from None
+            # Refused alone, but is it the culprit here? A key file is refused without
+            # a certificate, yet with one the fault may lie elsewhere.
+            if str(exc) == str(failure) or _builds(table, kwargs, s, baseline):
+                message = _strip(str(failure), table, s)
+                raise ConfigError(f"{origins[s.name].where}: {message}") from None
     # Only a combination is wrong (uds with fd, say): name the values without which it works.
     involved = [s for s in explicit if s.name in baseline and _builds(table, kwargs, s, baseline)]
     wheres = ", ".join(origins[s.name].where for s in involved or explicit) or f"[{table.table}]"

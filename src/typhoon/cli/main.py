@@ -19,6 +19,7 @@ from typhoon import __version__
 from typhoon.cli import config
 from typhoon.http.server import configure_logging
 from typhoon.http.server import run as run_server
+from typhoon.http.tls import TLSConfig
 from typhoon.net.loop import uvloop_available
 
 
@@ -99,8 +100,12 @@ def _run(loaded: config.Loaded) -> int:
             sock = inherited_socket(server.fd)
         except ValueError as exc:
             return _refuse(f"{loaded.origins['fd'].where}: {exc}")
+    tls = settings.get(TLSConfig)
     try:
         app = load_app(server.app)
+        tls_app = load_app(tls.ssl_app) if tls.ssl_app is not None else None
+        if tls.enabled:
+            tls.server_context()  # a bad certificate, key or password stops us here
     except ValueError as exc:
         return _refuse(str(exc))
     configure_logging(server.log_level, access_log=settings.http.access_log)
@@ -112,6 +117,8 @@ def _run(loaded: config.Loaded) -> int:
         sock=sock,
         config=settings.http,
         backlog=server.backlog,
+        tls=tls if tls.enabled else None,
+        tls_app=tls_app,
         use_uvloop={"auto": None, "uvloop": True, "asyncio": False}[server.loop],
     )
 

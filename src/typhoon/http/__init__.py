@@ -11,8 +11,10 @@ from typhoon.http.errors import ClientDisconnected, HTTPLayerError, ProtocolErro
 from typhoon.http.exchange import Exchange, Framing
 from typhoon.http.limits import HTTPConfig, HTTPLimits
 from typhoon.http.protocol import HTTPProtocol
+from typhoon.http.proxy import ProxyConfig
 from typhoon.http.server import HTTPServer, configure_logging, run, serve
 from typhoon.http.state import ServerState
+from typhoon.http.tls import TLSConfig
 
 __all__ = [
     "Application",
@@ -27,7 +29,9 @@ __all__ = [
     "HTTPServer",
     "Lifespan",
     "ProtocolError",
+    "ProxyConfig",
     "ServerState",
+    "TLSConfig",
     "configure_logging",
     "run",
     "serve",

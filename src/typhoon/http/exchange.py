@@ -112,10 +112,13 @@ class Exchange:
         path: the path part of the target, still percent-encoded.
         query: the query string without ``?``, still percent-encoded.
         http_version: ``"1.1"`` or ``"1.0"``.
-        headers: the header fields in order, names lower-cased, values as received.
-        client: the peer's ``(host, port)``, or None for a Unix socket.
+        headers: the header fields in order, names lower-cased, values as received
+            (except ``host``, replaced by the host a trusted proxy forwarded).
+        client: the peer's ``(host, port)``, or None for a Unix socket; behind a
+            trusted proxy, the client it forwarded (see ``typhoon.http.proxy``).
         server: the local ``(host, port)``, or None for a Unix socket.
-        scheme: ``"http"`` (``"https"`` once TLS is in front).
+        scheme: ``"http"``, or ``"https"`` over TLS (the server's own, or a trusted
+            proxy's as it forwarded it).
         keep_alive: whether the client asked to keep the connection open.
         expect_continue: the client sent ``Expect: 100-continue`` and waits for it.
         upgrade: the ``Upgrade`` header when the client asked for a protocol switch.
@@ -610,7 +613,9 @@ class Exchange:
         if not own_date:
             parts.append(state.date.line)
         if not own_server:
-            parts.append(state.server_line)
+            parts.append(state.server_line)  # with the HSTS line, over TLS
+        elif state.hsts_line:
+            parts.append(state.hsts_line)
         parts.append(b"\r\n")
         self.status = status
         self._framing = framing

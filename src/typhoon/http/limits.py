@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from typhoon.http.proxy import ProxyConfig
+
 KiB = 1024
 MiB = 1024 * KiB
 
@@ -81,6 +83,8 @@ class HTTPConfig:
         access_log: write one line per response to the ``typhoon.access`` logger.
         cancel_on_disconnect: cancel the handler when its client goes away.
         graceful_timeout_s: how long a drain waits for in-flight requests.
+        proxy: which peers may set the client, scheme and host through forwarding
+            headers (see :class:`~typhoon.http.proxy.ProxyConfig`).
     """
 
     limits: HTTPLimits = field(
@@ -98,8 +102,14 @@ class HTTPConfig:
     graceful_timeout_s: float = field(
         default=30.0, metadata={"help": "seconds a drain waits for in-flight requests"}
     )
+    proxy: ProxyConfig = field(
+        default_factory=ProxyConfig,
+        metadata={"help": "trust of forwarding headers (ProxyConfig)"},
+    )
 
     def __post_init__(self) -> None:
+        if not isinstance(self.proxy, ProxyConfig):
+            raise TypeError(f"HTTPConfig.proxy must be ProxyConfig, got {self.proxy!r}")
         if not isinstance(self.limits, HTTPLimits):
             raise TypeError(f"HTTPConfig.limits must be HTTPLimits, got {self.limits!r}")
         header = self.server_header

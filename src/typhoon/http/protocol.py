@@ -31,6 +31,11 @@ Theory of operation
   (:meth:`Exchange.switch_protocols`), a *tunnel* (a WebSocket) takes the connection
   over: it receives those bytes and everything after, the disconnect and the drain.
   Otherwise the connection closes after the response.
+* TLS and proxies are settled per connection in ``connection_made``: whether it came
+  through a TLS listener (``state.scheme``) and whether its peer is a trusted proxy
+  (``typhoon.http.proxy``). Neither: a request pays one flag test (``_rewrite``).
+  Otherwise each new exchange gets the scheme, and a trusted proxy's forwarding
+  headers are applied to it, before anyone (handler, access log) reads it.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from typhoon.http.parser import (
     parse_url,
     protocol_error_from,
 )
+from typhoon.http.proxy import ProxyTrust
 from typhoon.http.state import ServerState, access_logger
 from typhoon.http.writer import CONTINUE_RESPONSE, error_response
 from typhoon.net.clock import Clock, TimerHandle
@@ -157,6 +163,8 @@ class HTTPProtocol(asyncio.Protocol):
         self._parser = RequestParser(self)
         self._client: tuple[str, int] | None = None
         self._server: tuple[str, int] | None = None
+        self._proxy: ProxyTrust | None = None  # set when the peer is a trusted proxy
+        self._rewrite = False  # TLS or a trusted proxy: each exchange is adjusted
 
         # parsing
         self._in_message = False
@@ -211,6 +219,10 @@ class HTTPProtocol(asyncio.Protocol):
         self._clock = self._clock_arg or self._loop
         self._client = _address(transport.get_extra_info("peername"))
         self._server = _address(transport.get_extra_info("sockname"))
+        proxy = self.state.proxy
+        if proxy is not None and proxy.trusts_peer(self._client):
+            self._proxy = proxy
+        self._rewrite = self._proxy is not None or self.state.scheme != "http"
         self.state.connections.add(self)
         self._context = contextvars.copy_context()
         self._watch(_HEADER, self._limits.header_timeout_s)
@@ -393,6 +405,10 @@ class HTTPProtocol(asyncio.Protocol):
             expect_continue and has_body,
             self._upgrade,
         )
+        if self._rewrite:  # the only cost of TLS and proxies when neither applies
+            exchange.scheme = self.state.scheme
+            if self._proxy is not None:
+                self._proxy.apply(exchange)
         if has_body:
             self._receiving = exchange
             if not exchange.expect_continue:

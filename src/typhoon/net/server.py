@@ -25,6 +25,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import stat
 from collections.abc import Callable, Iterator
 from typing import Protocol
@@ -116,30 +117,64 @@ class Server:
         """The listening sockets, in the order they were opened."""
         return list(self._sockets)
 
-    async def listen_tcp(self, host: str, port: int, *, reuse_port: bool = False) -> None:
-        """Listen on ``host:port`` (port 0 picks a free port; see :attr:`sockets`)."""
+    async def listen_tcp(
+        self,
+        host: str,
+        port: int,
+        *,
+        reuse_port: bool = False,
+        tls: ssl.SSLContext | None = None,
+        factory: ProtocolFactory | None = None,
+    ) -> None:
+        """Listen on ``host:port`` (port 0 picks a free port; see :attr:`sockets`).
+
+        ``tls``: speak TLS on it with this server context. ``factory``: build this
+        listener's protocols with it instead of the server's own (their connections
+        must still join :attr:`connections`).
+        """
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {port!r}")
         loop = asyncio.get_running_loop()
         listener = await loop.create_server(
-            self._factory, host, port, backlog=self._backlog, reuse_port=reuse_port or None
+            factory or self._factory,
+            host,
+            port,
+            backlog=self._backlog,
+            reuse_port=reuse_port or None,
+            ssl=tls,
         )
         self._add(listener)
 
-    async def listen_unix(self, path: str) -> None:
+    async def listen_unix(
+        self,
+        path: str,
+        *,
+        tls: ssl.SSLContext | None = None,
+        factory: ProtocolFactory | None = None,
+    ) -> None:
         """Listen on the Unix domain socket ``path``; a stale socket file is replaced."""
         _check_uds_path(path)
         loop = asyncio.get_running_loop()
-        listener = await loop.create_unix_server(self._factory, path, backlog=self._backlog)
+        listener = await loop.create_unix_server(
+            factory or self._factory, path, backlog=self._backlog, ssl=tls
+        )
         self._add(listener)
 
-    async def listen_socket(self, sock: socket.socket) -> None:
+    async def listen_socket(
+        self,
+        sock: socket.socket,
+        *,
+        tls: ssl.SSLContext | None = None,
+        factory: ProtocolFactory | None = None,
+    ) -> None:
         """Serve on an already bound and listening socket (inherited or pre-made)."""
         loop = asyncio.get_running_loop()
         if sock.family == socket.AF_UNIX:
-            listener = await loop.create_unix_server(self._factory, sock=sock)
+            listener = await loop.create_unix_server(factory or self._factory, sock=sock, ssl=tls)
         else:
-            listener = await loop.create_server(self._factory, sock=sock, backlog=self._backlog)
+            listener = await loop.create_server(
+                factory or self._factory, sock=sock, backlog=self._backlog, ssl=tls
+            )
         self._add(listener)
 
     def _add(self, listener: asyncio.AbstractServer) -> None:
@@ -194,7 +229,15 @@ def _check_uds_path(path: str) -> None:
         raise ValueError(f"uds path {path!r} exists and is not a socket")
 
 
-async def run_until_signalled(server: Server, *, graceful_timeout_s: float) -> int:
+class Stoppable(Protocol):
+    """What :func:`run_until_signalled` stops: a :class:`Server`, or several together."""
+
+    async def drain(self, timeout_s: float) -> bool: ...
+
+    def abort(self) -> None: ...
+
+
+async def run_until_signalled(server: Stoppable, *, graceful_timeout_s: float) -> int:
     """Serve until SIGINT or SIGTERM, then drain; a second signal aborts.
 
     Returns:

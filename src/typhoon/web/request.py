@@ -140,16 +140,24 @@ class Request:
 
     @property
     def client(self) -> tuple[str, int] | None:
-        """The peer's (host, port); None over a Unix socket."""
+        """The client's (host, port); None over a Unix socket.
+
+        Behind a trusted proxy, the client it forwarded (``typhoon.http.proxy``).
+        """
         return self.exchange.client
 
     @property
     def scheme(self) -> str:
+        """``"http"`` or ``"https"`` (over TLS, or as a trusted proxy forwarded it)."""
         return self.exchange.scheme
 
     @cached_property
     def host(self) -> str:
-        """The Host header (with port when given), or the server address."""
+        """The Host header (with port when given), or the server address.
+
+        Behind a trusted proxy, the host it forwarded (``X-Forwarded-Host`` or
+        ``Forwarded: host=``).
+        """
         host = self.headers.get("host")
         if host:
             return host
