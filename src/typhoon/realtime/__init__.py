@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from typhoon.realtime.asgi import serve_websocket
 from typhoon.realtime.handler import WebSocketHandler
 from typhoon.realtime.pubsub import (
     MemoryPubSub,
@@ -30,6 +31,7 @@ def install() -> None:
     """Make ``app.websocket(...)`` and ``app.pubsub`` use this package."""
     hooks.websocket_view = websocket_view
     hooks.make_hub = hub_from_setting
+    hooks.asgi_websocket = serve_websocket
 
 
 __all__ = [
