@@ -11,11 +11,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from typhoon import App, HTTPError, Request, Response, Streaming
+from typhoon import App, File, HTTPError, Request, Response, Streaming
 from typhoon.web.asgi import Message
 
 
@@ -242,3 +243,59 @@ async def test_unknown_scope_type_raises() -> None:
     peer = Peer()
     with pytest.raises(ValueError, match="webtransport"):
         await make_app()({"type": "webtransport"}, peer.receive, peer.send)
+
+
+async def test_file_goes_in_chunks_without_sendfile(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 1000
+    (tmp_path / "big.bin").write_bytes(data)
+    app = App()
+
+    @app.get("/file")
+    async def file(request: Request) -> File:
+        return File(tmp_path / "big.bin", chunk_size=65536)
+
+    peer = Peer()
+    await app(http_scope("/file"), peer.receive, peer.send)
+    status, headers, body = peer.response()
+    assert (status, headers[b"content-length"], body) == (200, b"256000", data)
+    pieces = [m for m in peer.sent if m["type"] == "http.response.body"]
+    assert len(pieces) > 2  # streamed: start, several pieces, the end
+    assert [m["more_body"] for m in pieces][-1] is False
+
+
+async def test_disconnect_while_reading_the_body_cancels_the_handler() -> None:
+    app = App()
+    seen: list[str] = []
+
+    @app.post("/read")
+    async def read(request: Request) -> Response:
+        try:
+            await request.body()
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+        return Response(b"read")
+
+    peer = Peer(
+        {"type": "http.request", "body": b"a", "more_body": True}, {"type": "http.disconnect"}
+    )
+    scope = http_scope("/read", "POST", [(b"content-length", b"100")])
+    await asyncio.wait_for(app(scope, peer.receive, peer.send), 5)
+    assert seen == ["cancelled"]
+    assert peer.sent == []
+
+
+async def test_stream_shorter_than_its_content_length_is_left_incomplete() -> None:
+    app = App()
+
+    @app.get("/short")
+    async def short(request: Request) -> Streaming:
+        async def pieces() -> AsyncIterator[bytes]:
+            yield b"abc"
+
+        return Streaming(pieces(), headers={"content-length": "10"})
+
+    peer = Peer()
+    with pytest.raises(RuntimeError, match="shorter than its Content-Length"):
+        await app(http_scope("/short"), peer.receive, peer.send)
+    assert all(m.get("more_body", True) for m in peer.sent)  # the server drops the connection
