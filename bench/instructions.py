@@ -12,6 +12,10 @@ Each figure is the difference between a run of 3,000 requests and one of 1,000 (
 
     python bench/instructions.py                              # every app and scenario
     python bench/instructions.py --apps typhoon_views --scenarios plaintext,routes200
+    python bench/instructions.py --scenarios plaintext --access-log text   # or json
+
+``--access-log`` turns the access log on, written to /dev/null in that format (the
+default, ``off``, is how the server runs with ``--no-access-log``).
 
 It needs valgrind (``apt-get install valgrind``); one figure takes about 30 s.
 """
@@ -78,7 +82,25 @@ class NullTransport(asyncio.Transport):
         raise RuntimeError("the server closed the connection: the scenario is broken")
 
 
-async def feed(app_module: str, scenario: str, count: int) -> None:
+def log_to_devnull(access_log: str) -> None:
+    """Send the access log to /dev/null as text or JSON lines."""
+    import logging
+    import os
+
+    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - for the run
+    if access_log == "json":
+        from typhoon.http.logs import JSONFormatter
+
+        handler.setFormatter(JSONFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    access = logging.getLogger("typhoon.access")
+    access.addHandler(handler)
+    access.propagate = False
+    access.setLevel(logging.INFO)
+
+
+async def feed(app_module: str, scenario: str, count: int, access_log: str = "off") -> None:
     """Serve ``WARMUP + count`` writes of ``scenario`` on one in-memory connection."""
     from typhoon.http.limits import HTTPConfig
     from typhoon.http.protocol import HTTPProtocol
@@ -86,7 +108,10 @@ async def feed(app_module: str, scenario: str, count: int) -> None:
 
     sys.path.insert(0, str(SERVERS_DIR))
     app = importlib.import_module(app_module).app
-    protocol = HTTPProtocol(app, ServerState(HTTPConfig(access_log=False)))
+    if access_log != "off":
+        log_to_devnull(access_log)
+    config = HTTPConfig(access_log=access_log != "off")
+    protocol = HTTPProtocol(app, ServerState(config))
     transport = NullTransport()
     protocol.connection_made(transport)
     data = REQUESTS[scenario]
@@ -114,7 +139,7 @@ async def feed(app_module: str, scenario: str, count: int) -> None:
         raise RuntimeError(f"{app_module} {scenario}: unexpected answer {transport.last[:80]!r}")
 
 
-def count_instructions(app_module: str, scenario: str, count: int) -> int:
+def count_instructions(app_module: str, scenario: str, count: int, access_log: str) -> int:
     """Instructions of one child process serving ``count`` writes, under callgrind."""
     argv = [
         "valgrind",
@@ -126,6 +151,8 @@ def count_instructions(app_module: str, scenario: str, count: int) -> int:
         app_module,
         scenario,
         str(count),
+        "--access-log",
+        access_log,
     ]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     found = re.search(r"Collected : (\d+)", done.stderr)
@@ -134,9 +161,9 @@ def count_instructions(app_module: str, scenario: str, count: int) -> int:
     return int(found.group(1))
 
 
-def per_request(app_module: str, scenario: str) -> int:
-    short = count_instructions(app_module, scenario, SHORT)
-    long = count_instructions(app_module, scenario, LONG)
+def per_request(app_module: str, scenario: str, access_log: str) -> int:
+    short = count_instructions(app_module, scenario, SHORT, access_log)
+    long = count_instructions(app_module, scenario, LONG, access_log)
     return round((long - short) / ((LONG - SHORT) * PER_WRITE.get(scenario, 1)))
 
 
@@ -144,13 +171,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--apps", default=",".join(APPS), help="bench/servers modules")
     parser.add_argument("--scenarios", default=",".join(REQUESTS), help="scenario names")
+    parser.add_argument(
+        "--access-log", choices=("off", "text", "json"), default="off", help="access log format"
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         app_module, scenario, count = args.child
         import uvloop
 
-        uvloop.run(feed(app_module, scenario, int(count)))
+        uvloop.run(feed(app_module, scenario, int(count), args.access_log))
         return 0
     if shutil.which("valgrind") is None:
         sys.exit("bench/instructions.py: valgrind is missing (apt-get install valgrind)")
@@ -158,8 +188,12 @@ def main() -> int:
         for scenario in args.scenarios.split(","):
             if scenario not in REQUESTS:
                 sys.exit(f"unknown scenario {scenario!r}; known: {', '.join(REQUESTS)}")
-            figure = per_request(app_module, scenario)
-            print(f"{app_module:18} {scenario:10} {figure:>9,} instructions/request", flush=True)
+            figure = per_request(app_module, scenario, args.access_log)
+            log = "" if args.access_log == "off" else f" (access log: {args.access_log})"
+            print(
+                f"{app_module:18} {scenario:10} {figure:>9,} instructions/request{log}",
+                flush=True,
+            )
     return 0
 
 

@@ -6,6 +6,7 @@ directory); every process is killed at the end of its test whatever happened.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -119,7 +120,8 @@ def start(tmp_path: Path) -> Iterator[Start]:
 
     ``start(*args, uds=None)`` runs ``python -m typhoon run ARGS --port P`` (or
     ``--uds PATH``); ``start(*args, argv=[...])`` runs ``argv`` as given, with ``port``.
-    ``env`` adds environment variables, ``pass_fds`` passes descriptors down.
+    ``env`` adds environment variables, ``pass_fds`` passes descriptors down,
+    ``pythonpath=dir`` lets the server import modules from ``dir``.
     """
     processes: list[subprocess.Popen[bytes]] = []
 
@@ -130,12 +132,16 @@ def start(tmp_path: Path) -> Iterator[Start]:
         port: int = 0,
         env: dict[str, str] | None = None,
         pass_fds: tuple[int, ...] = (),
+        pythonpath: Path | None = None,
     ) -> Served:
         log = tmp_path / f"server-{len(processes)}.log"
         port = port or free_port()
         if argv is None:
             where = ["--uds", str(uds)] if uds is not None else ["--port", str(port)]
             argv = [*TYPHOON, "run", *args, *where]
+        if pythonpath is not None:  # a module written by the test, importable by the server
+            path = os.pathsep.join([str(pythonpath), str(REPO)])
+            env = {**(env or {}), "PYTHONPATH": path}
         with log.open("wb") as sink:
             proc = subprocess.Popen(
                 argv,
@@ -234,6 +240,127 @@ def test_run_no_access_log_flag_omits_access_line(start: Start) -> None:
     assert served.stop() == 0
     assert '"GET / HTTP/1.1"' not in served.output()
     assert "typhoon serving on" in served.output()  # the other logs are still there
+
+
+OBSERVED_APP = """
+from typhoon import App, WebSocket
+
+app = App()
+
+
+@app.get("/")
+async def home(request):
+    return "home"
+
+
+@app.get("/items/{item_id:int}")
+async def item(request, item_id):
+    return {"id": item_id}
+
+
+@app.get("/boom")
+async def boom(request):
+    raise ValueError("kaboom")
+
+
+@app.websocket("/ws")
+async def echo(ws: WebSocket):
+    async for message in ws:
+        await ws.send(message)
+"""
+
+
+def test_run_log_format_json_writes_only_json_lines(start: Start, tmp_path: Path) -> None:
+    (tmp_path / "observed_json.py").write_text(OBSERVED_APP)
+    served = start("observed_json:app", "--log-format", "json", pythonpath=tmp_path)
+    secrets = {"cookie": "sid=SECRET-COOKIE", "authorization": "Bearer SECRET-TOKEN"}
+    with served.client() as client:
+        headers = {**secrets, "user-agent": "e2e/2.0", "referer": "http://ref.example/"}
+        assert client.get("/items/3?color=red", headers=headers).json() == {"id": 3}
+        assert client.get("/boom").status_code == 500
+    assert served.stop() == 0
+
+    output = served.output()
+    lines = [json.loads(line) for line in output.splitlines()]  # every line is JSON
+    assert lines, output
+    for line in lines:
+        assert {"time", "level", "logger", "message"} <= set(line), line
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["time"])
+    assert "SECRET" not in output
+
+    [banner] = [x for x in lines if x["message"].startswith("typhoon serving on")]
+    assert (banner["level"], banner["logger"]) == ("info", "typhoon.server")
+
+    [error] = [x for x in lines if x["logger"] == "typhoon.error"]
+    assert error["level"] == "error"
+    assert error["message"] == "exception while handling GET /boom"
+    assert (error["exc_type"], error["exc_message"]) == ("ValueError", "kaboom")
+    assert error["traceback"].startswith("Traceback (most recent call last):")
+    assert 'raise ValueError("kaboom")' in error["traceback"]
+    assert error["traceback"].rstrip().endswith("ValueError: kaboom")
+
+    access = {x["path"]: x for x in lines if x["logger"] == "typhoon.access"}
+    item = access["/items/3"]
+    assert item["duration_ms"] >= 0
+    assert {k: v for k, v in item.items() if k not in ("time", "duration_ms")} == {
+        "level": "info",
+        "logger": "typhoon.access",
+        "message": "GET /items/3?color=red 200",
+        "client": "127.0.0.1",
+        "method": "GET",
+        "path": "/items/3",
+        "query": "color=red",
+        "status": 200,
+        "bytes": 8,
+        "http_version": "1.1",
+        "user_agent": "e2e/2.0",
+        "referer": "http://ref.example/",
+    }
+    assert access["/boom"]["status"] == 500
+
+
+def test_run_text_format_logs_an_error_with_its_traceback(start: Start, tmp_path: Path) -> None:
+    (tmp_path / "observed_text.py").write_text(OBSERVED_APP)
+    served = start("observed_text:app", "--log-format", "text", pythonpath=tmp_path)
+    with served.client() as client:
+        assert client.get("/boom").status_code == 500
+    assert served.stop() == 0
+    output = served.output()
+    assert re.search(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ERROR typhoon.error: "
+        r"exception while handling GET /boom\nTraceback \(most recent call last\):",
+        output,
+        re.MULTILINE,
+    ), output
+    assert re.search(r'"GET /boom HTTP/1\.1" 500 \d+ "-" "python-httpx/', output), output
+
+
+def test_run_metrics_flag_serves_prometheus_text(start: Start, tmp_path: Path) -> None:
+    (tmp_path / "observed_metrics.py").write_text(OBSERVED_APP)
+    served = start("observed_metrics:app", "--metrics", "--no-access-log", pythonpath=tmp_path)
+    with served.client() as client:
+        for n in (1, 2):
+            assert client.get(f"/items/{n}").status_code == 200
+        assert client.get("/nowhere").status_code == 404
+        scraped = client.get("/metrics")
+    assert served.stop() == 0
+    assert scraped.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    text = scraped.text
+    route = 'route="/items/{item_id:int}",method="GET"'
+    assert f'typhoon_http_requests_total{{{route},status="200"}} 2\n' in text
+    assert 'typhoon_http_requests_total{route="<unmatched>",method="GET",status="404"} 1\n' in text
+    assert f"typhoon_http_request_duration_seconds_count{{{route}}} 2\n" in text
+    assert f'typhoon_http_request_duration_seconds_bucket{{{route},le="+Inf"}} 2\n' in text
+    assert "typhoon_http_connections_open 1\n" in text
+    assert "typhoon_websockets_open 0\n" in text
+    assert re.search(r"^process_resident_memory_bytes \d+$", text, re.MULTILINE)
+    assert 'route="/metrics"' not in text
+
+
+def test_run_without_metrics_flag_has_no_metrics_route(start: Start) -> None:
+    served = start("examples.hello:app", "--no-access-log")
+    with served.client() as client:
+        assert client.get("/metrics").status_code == 404
 
 
 def test_run_default_server_header_is_typhoon(start: Start) -> None:
@@ -456,6 +583,11 @@ def test_run_bad_app_spec_exits_2_naming_problem(spec: str, message: str) -> Non
         (["--port", "70000"], "--port 70000: must be between 0 and 65535, got 70000"),
         (["--port", "abc"], "--port abc: must be an integer"),
         (["--server-header", "caf\u00e9"], "--server-header caf\u00e9: must be printable ASCII"),
+        (
+            ["--metrics", "--metrics-path", "metrics"],
+            "--metrics-path metrics: the metrics path must be a plain path",
+        ),
+        (["--log-format", "xml"], "--log-format xml: must be one of"),
     ],
 )
 def test_run_bad_setting_exits_2_naming_setting(flags: list[str], message: str) -> None:

@@ -55,7 +55,9 @@ from typhoon.cli._settings import (
 )
 from typhoon.cli.workers import WorkersConfig
 from typhoon.http.limits import HTTPConfig
+from typhoon.http.logs import LogConfig
 from typhoon.http.tls import TLSConfig
+from typhoon.web.metrics import MetricsConfig
 
 __all__ = [
     "CONFIG_ENV",
@@ -101,7 +103,6 @@ class ServerConfig:
         fd: an inherited, already listening socket to serve on instead of TCP.
         backlog: the listen backlog of each socket the server opens.
         loop: ``auto`` picks uvloop when it is installed.
-        log_level: the level of the ``typhoon`` loggers.
     """
 
     app: str = field(
@@ -127,10 +128,9 @@ class ServerConfig:
     loop: LoopName = field(
         default="auto", metadata={"help": "event loop (auto: uvloop when installed)"}
     )
-    log_level: LogLevel = field(default="info", metadata={"help": "how much typhoon logs"})
 
     def __post_init__(self) -> None:
-        for name in ("interface", "loop", "log_level"):
+        for name in ("interface", "loop"):
             _check_choice(self, name)
         for name in ("port", "backlog"):
             _check_int(self, name)
@@ -184,6 +184,8 @@ GROUPS: tuple[Group, ...] = (
         ),
     ),
     Group("workers", WorkersConfig, aliases=(Alias("--reload-dir", "reload_dirs"),)),
+    Group("log", LogConfig),
+    Group("metrics", MetricsConfig),
 )
 
 

@@ -18,10 +18,12 @@ from typing import Any
 from typhoon import __version__
 from typhoon.cli import config, workers
 from typhoon.cli.workers import WorkersConfig
-from typhoon.http.server import configure_logging
+from typhoon.http.logs import LogConfig, configure_logging
 from typhoon.http.server import run as run_server
 from typhoon.http.tls import TLSConfig
 from typhoon.net.loop import uvloop_available
+from typhoon.web.app import App
+from typhoon.web.metrics import MetricsConfig
 
 
 def load_app(spec: str) -> Any:
@@ -106,14 +108,20 @@ def _run(loaded: config.Loaded, argv: Sequence[str]) -> int:
             sock = inherited_socket(server.fd)
         except ValueError as exc:
             return _refuse(f"{loaded.origins['fd'].where}: {exc}")
+    metrics = settings.get(MetricsConfig)
     try:
         app = load_app(server.app)
         tls_app = load_app(tls.ssl_app) if tls.ssl_app is not None else None
         if tls.enabled:
             tls.server_context()  # a bad certificate, key or password stops us here
+        if metrics.metrics:
+            if not isinstance(app, App):
+                where = loaded.origins["metrics"].where
+                raise ValueError(f"{where}: needs a typhoon App; {server.app!r} is not one")
+            app.enable_metrics(metrics.metrics_path)
     except ValueError as exc:
         return _refuse(str(exc))
-    configure_logging(server.log_level, access_log=settings.http.access_log)
+    configure_logging(settings.get(LogConfig), access_log=settings.http.access_log)
     if workers.is_worker():
         return workers.run_worker(
             app, config=settings.http, tls=tls if tls.enabled else None, use_uvloop=use_uvloop
@@ -170,7 +178,7 @@ def _supervise(
     except OSError as exc:
         sys.stderr.write(f"typhoon run: error: cannot listen: {exc}\n")
         return 1
-    configure_logging(server.log_level, access_log=settings.http.access_log)
+    configure_logging(settings.get(LogConfig), access_log=settings.http.access_log)
     return supervisor.serve(use_uvloop=use_uvloop)
 
 

@@ -6,10 +6,11 @@ web layer.
 
 from __future__ import annotations
 
-from typhoon.http.app_api import Application, Draining, Lifespan
+from typhoon.http.app_api import Application, Draining, Lifespan, ServerAware
 from typhoon.http.errors import ClientDisconnected, HTTPLayerError, ProtocolError
 from typhoon.http.exchange import Exchange, Framing
 from typhoon.http.limits import HTTPConfig, HTTPLimits
+from typhoon.http.logs import JSONFormatter, LogConfig
 from typhoon.http.protocol import HTTPProtocol
 from typhoon.http.proxy import ProxyConfig
 from typhoon.http.server import HTTPServer, configure_logging, run, serve
@@ -27,9 +28,12 @@ __all__ = [
     "HTTPLimits",
     "HTTPProtocol",
     "HTTPServer",
+    "JSONFormatter",
     "Lifespan",
+    "LogConfig",
     "ProtocolError",
     "ProxyConfig",
+    "ServerAware",
     "ServerState",
     "TLSConfig",
     "configure_logging",

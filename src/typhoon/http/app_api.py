@@ -8,9 +8,12 @@ is how the server's own tests drive it.
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from typhoon.http.exchange import Exchange
+
+if TYPE_CHECKING:
+    from typhoon.http.state import ServerState
 
 
 class Application(Protocol):
@@ -37,6 +40,20 @@ class Draining(Protocol):
     """
 
     def draining(self) -> None: ...
+
+
+@runtime_checkable
+class ServerAware(Protocol):
+    """Optional: an application told which servers serve it (their connections feed
+    its metrics).
+
+    ``server_started`` is called before the startup hook, ``server_stopped`` once the
+    server has drained, before the shutdown hook.
+    """
+
+    def server_started(self, state: ServerState) -> None: ...
+
+    def server_stopped(self, state: ServerState) -> None: ...
 
 
 @runtime_checkable

@@ -131,6 +131,8 @@ class Exchange:
         response_keep_alive: the connection stays open after this response.
         bytes_sent: response body bytes written so far.
         disconnected: the client went away.
+        started: ``time.perf_counter()`` when the head was complete, if the server
+            times its requests (for JSON access lines); else 0.0.
     """
 
     __slots__ = (
@@ -162,6 +164,7 @@ class Exchange:
         "response_keep_alive",
         "scheme",
         "server",
+        "started",
         "status",
         "target",
         "upgrade",
@@ -218,6 +221,7 @@ class Exchange:
         self._framing = _NO_BODY
         self._pending_head = b""
         self._remaining = 0
+        self.started = 0.0
 
     def __repr__(self) -> str:
         return f"<Exchange {self.method} {self.target!r} status={self.status}>"

@@ -54,6 +54,7 @@ from typing import IO, Any, cast
 from typhoon.http.app_api import Application
 from typhoon.http.errors import ClientDisconnected, ProtocolError
 from typhoon.http.exchange import Exchange, Tunnel
+from typhoon.http.logs import log_access_fields, log_access_text
 from typhoon.http.parser import (
     HttpParserError,
     HttpParserUpgrade,
@@ -64,7 +65,7 @@ from typhoon.http.parser import (
     protocol_error_from,
 )
 from typhoon.http.proxy import ProxyTrust
-from typhoon.http.state import ServerState, access_logger
+from typhoon.http.state import ServerState
 from typhoon.http.writer import CONTINUE_RESPONSE, error_response
 from typhoon.net.clock import Clock, TimerHandle
 
@@ -207,6 +208,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._eof = False
         self._closed = False
         self._access_log = state.access_log
+        self._access_fields = state.access_fields
         self._phase = _NO_DEADLINE
         self._deadline = 0.0
         self._timer: TimerHandle | None = None
@@ -413,6 +415,8 @@ class HTTPProtocol(asyncio.Protocol):
             exchange.scheme = self.state.scheme
             if self._proxy is not None:
                 self._proxy.apply(exchange)
+        if self._access_fields:  # JSON lines carry the duration; text lines do not
+            exchange.started = time.perf_counter()
         if has_body:
             self._receiving = exchange
             if not exchange.expect_continue:
@@ -546,7 +550,10 @@ class HTTPProtocol(asyncio.Protocol):
         """The handler of ``exchange`` has returned: log, then move on or close."""
         self._current = None
         if self._access_log and exchange.status:
-            _log_access(exchange)
+            if self._access_fields:
+                log_access_fields(exchange)
+            else:
+                log_access_text(exchange)
         if self._closed:
             return
         if not exchange.response_keep_alive or (
@@ -879,20 +886,3 @@ def _address(info: object) -> tuple[str, int] | None:
     if isinstance(info, tuple) and len(info) >= 2:
         return str(info[0]), int(info[1])
     return None
-
-
-def _log_access(exchange: Exchange) -> None:
-    client = exchange.client[0] if exchange.client else "-"
-    headers = dict(exchange.headers)
-    access_logger.info(
-        '%s - - [%s] "%s %s HTTP/%s" %d %d "%s" "%s"',
-        client,
-        time.strftime("%d/%b/%Y:%H:%M:%S %z"),
-        exchange.method,
-        exchange.target.decode("latin-1"),
-        exchange.http_version,
-        exchange.status,
-        exchange.bytes_sent,
-        headers.get(b"referer", b"-").decode("latin-1"),
-        headers.get(b"user-agent", b"-").decode("latin-1"),
-    )

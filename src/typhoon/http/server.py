@@ -16,8 +16,9 @@ import ssl
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
-from typhoon.http.app_api import Application, Draining, Lifespan
+from typhoon.http.app_api import Application, Draining, Lifespan, ServerAware
 from typhoon.http.limits import HTTPConfig
+from typhoon.http.logs import configure_logging
 from typhoon.http.protocol import HTTPProtocol
 from typhoon.http.state import ServerState
 from typhoon.http.tls import HTTPSRedirect, TLSConfig
@@ -26,6 +27,8 @@ from typhoon.net.clock import Clock
 from typhoon.net.server import Server, run_until_signalled
 
 logger = logging.getLogger("typhoon.server")
+
+__all__ = ["HTTPServer", "configure_logging", "run", "serve"]
 
 
 class HTTPServer:
@@ -96,6 +99,8 @@ class HTTPServer:
         if self._started:
             return
         self._started = True
+        if isinstance(self.app, ServerAware):
+            self.app.server_started(self.state)
         if isinstance(self.app, Lifespan):
             await self.app.startup()
         self.state.start_ticking(self._clock or asyncio.get_running_loop())
@@ -167,6 +172,8 @@ class HTTPServer:
             return
         self._started = False
         self.state.stop_ticking()
+        if isinstance(self.app, ServerAware):
+            self.app.server_stopped(self.state)
         if isinstance(self.app, Lifespan):
             await self.app.shutdown()
 
@@ -333,21 +340,3 @@ def run(
         ),
         use_uvloop=use_uvloop,
     )
-
-
-def configure_logging(level: str = "info", *, access_log: bool = True) -> None:
-    """Send typhoon's logs to stderr unless the application configured logging."""
-    root = logging.getLogger("typhoon")
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-        root.propagate = False
-    root.setLevel(level.upper())
-    access = logging.getLogger("typhoon.access")
-    if not access.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access.addHandler(handler)
-        access.propagate = False
-    access.setLevel(logging.INFO if access_log else logging.WARNING)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 
 from typhoon.http.limits import HTTPConfig
+from typhoon.http.logs import access_logger, wants_access_fields
 from typhoon.http.proxy import ProxyTrust
 from typhoon.http.writer import DateHeader
 from typhoon.net.clock import Clock, TimerHandle
 from typhoon.net.server import ConnectionSet
-
-access_logger = logging.getLogger("typhoon.access")
 
 
 class ServerState:
@@ -26,10 +25,13 @@ class ServerState:
         scheme: ``"https"`` for the connections of a TLS listener, else ``"http"``.
         hsts_line: the ``Strict-Transport-Security`` line sent over TLS, else ``b""``;
             it is part of ``server_line`` too (one line to append per response).
+        access_fields: log each response as fields (JSON lines) rather than a text
+            line, timing each request; computed once.
     """
 
     __slots__ = (
         "_tick_handle",
+        "access_fields",
         "access_log",
         "config",
         "connections",
@@ -51,6 +53,7 @@ class ServerState:
         self.proxy = ProxyTrust(proxy) if proxy.proxy_headers else None
         self.scheme = "http"
         self.hsts_line = b""
+        self.access_fields = self.access_log and wants_access_fields(access_logger)
         self._tick_handle: TimerHandle | None = None
 
     def for_tls(self, hsts: bytes | None) -> ServerState:

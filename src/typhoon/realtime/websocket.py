@@ -61,6 +61,7 @@ from typhoon.realtime.negotiation import (
     offered_subprotocols,
     origin_allowed,
 )
+from typhoon.web.metrics import AppMetrics
 from typhoon.web.request import Request
 from typhoon.web.response import Response
 
@@ -143,6 +144,7 @@ class WebSocket:
         self._pongs: dict[bytes, asyncio.Future[float]] = {}
         self.on_ping: Callable[[bytes], object] | None = None
         self.on_pong: Callable[[bytes], object] | None = None
+        self._metrics: AppMetrics | None = None  # whose gauge counts this socket while open
 
     def __repr__(self) -> str:
         state = "open" if self.close_code is None else f"closed {self.close_code}"
@@ -194,6 +196,10 @@ class WebSocket:
             if name.lower() not in ("date", "server")
         ]
         self._transport = exchange.switch_protocols(reply, self)
+        metrics = self.app.metrics
+        if metrics is not None and not self._lost:
+            metrics.websocket_opened()
+            self._metrics = metrics
         self._arm_keepalive()
         return None
 
@@ -223,6 +229,9 @@ class WebSocket:
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        metrics, self._metrics = self._metrics, None
+        if metrics is not None:
+            metrics.websocket_closed()
         self._cancel_timer()
         self._record_close()
         self._wake()

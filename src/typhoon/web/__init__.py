@@ -14,6 +14,7 @@ from typhoon.web.handler import (
     authenticated,
     stream_request_body,
 )
+from typhoon.web.metrics import AppMetrics, MetricsConfig
 from typhoon.web.request import Request
 from typhoon.web.response import (
     HTML,
@@ -33,6 +34,7 @@ __all__ = [
     "HTML",
     "JSON",
     "App",
+    "AppMetrics",
     "Converter",
     "File",
     "Finish",
@@ -40,6 +42,7 @@ __all__ = [
     "FormLimits",
     "HTTPError",
     "Headers",
+    "MetricsConfig",
     "MissingArgumentError",
     "MultiDict",
     "NoContent",

@@ -20,6 +20,7 @@ import functools
 import html
 import inspect
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -29,11 +30,14 @@ from typhoon.http.app_api import Draining, Mountable
 from typhoon.http.app_api import Lifespan as HasLifespan
 from typhoon.http.exchange import Exchange
 from typhoon.http.limits import HTTPConfig
-from typhoon.http.server import configure_logging
+from typhoon.http.logs import LogConfig, configure_logging
+from typhoon.http.metrics import CONTENT_TYPE, Registry
 from typhoon.http.server import run as run_server
+from typhoon.http.state import ServerState
 from typhoon.net.tasks import Supervisor
 from typhoon.web.asgi import Receive, Scope, Send, serve_asgi
 from typhoon.web.errors import HTTPError
+from typhoon.web.metrics import AppMetrics, check_metrics_path
 from typhoon.web.realtime_hooks import hooks as realtime_hooks
 from typhoon.web.request import Request
 from typhoon.web.response import HTML, JSON, Redirect, Response, Sent, Text
@@ -369,6 +373,8 @@ class App(_Routes):
         self._route_groups: dict[int, RouteGroup] = {}
         self._pubsub: Any = None
         self.services: list[NetService] = []
+        self.metrics: AppMetrics | None = None  # see enable_metrics()
+        self._metrics_path = b""
         for entry in routes or ():
             self._add_entry(entry)
         static = self.settings.get("static") or self.settings.get("static_path")
@@ -601,6 +607,62 @@ class App(_Routes):
         self.services.append(service)
         return service
 
+    # -- metrics -----------------------------------------------------------------------------
+
+    def enable_metrics(
+        self,
+        path: str = "/metrics",
+        *,
+        registry: Registry | None = None,
+        process: bool = True,
+    ) -> AppMetrics:
+        """Record Prometheus metrics, and serve them at ``path`` (GET, text format 0.0.4).
+
+        Requests are counted by route pattern, method and status, and timed by route
+        and method; open connections and WebSockets are gauges (see
+        :class:`~typhoon.web.metrics.AppMetrics`). Requests to ``path`` itself are not
+        counted. Each process has its own figures (one per worker under ``--workers``).
+
+        Example::
+
+            metrics = app.enable_metrics()
+            jobs = metrics.registry.counter("app_jobs_total", "Jobs run.")
+
+        Args:
+            path: where to serve them.
+            registry: a registry to add the standard metrics to (one is made if None).
+            process: also expose ``process_*`` metrics (CPU, memory, file descriptors).
+
+        Returns:
+            The metrics; add your own to its ``registry``.
+
+        Raises:
+            RuntimeError: the app is already serving, or metrics are already enabled.
+            ValueError: ``path`` is not a plain absolute path.
+        """
+        self._check_not_frozen("enable_metrics")
+        if self.metrics is not None:
+            raise RuntimeError("metrics are already enabled on this app")
+        check_metrics_path(path)
+        metrics = AppMetrics(registry, process=process)
+
+        async def serve_metrics(request: Request) -> Response:
+            return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+        self.add_route(path, serve_metrics, ["GET"], name="typhoon.metrics")
+        self.metrics = metrics
+        self._metrics_path = path.encode("latin-1")
+        return metrics
+
+    def server_started(self, state: ServerState) -> None:
+        """A server began serving this app (its connections feed the metrics)."""
+        if self.metrics is not None:
+            self.metrics.server_started(state)
+
+    def server_stopped(self, state: ServerState) -> None:
+        if self.metrics is not None:
+            self.metrics.server_stopped(state)
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def _guard(self, call_next: CallNext) -> CallNext:
@@ -648,6 +710,8 @@ class App(_Routes):
             chain = _link(middleware, self._guard(chain))
         self._chain = chain
         for sub in self._mounted_apps():
+            if sub.metrics is None:
+                sub.metrics = self.metrics  # its WebSockets count in this app's gauge
             sub.freeze()
 
     async def startup(self) -> None:
@@ -706,6 +770,13 @@ class App(_Routes):
             self.freeze()
             chain = cast(CallNext, self._chain)
         request = Request(exchange, self)
+        metrics = self.metrics  # None: no metrics work at all
+        if metrics is not None:
+            if exchange.path == self._metrics_path:
+                metrics = None  # a scrape does not count itself
+            else:
+                metrics.in_flight.inc()
+                started = time.perf_counter()
         try:
             try:
                 response = await chain(request)
@@ -719,6 +790,8 @@ class App(_Routes):
         finally:
             if request.holds_files:
                 await request.close()  # uploaded files, even if the view left them open
+            if metrics is not None:
+                metrics.request_finished(request, started)
 
     async def handle_mounted(self, exchange: Exchange, root_path: str) -> None:
         """Serve ``exchange`` as :meth:`handle` does, for an app mounted at ``root_path``
@@ -912,10 +985,14 @@ class App(_Routes):
         uds: str | None = None,
         config: HTTPConfig | None = None,
         log_level: str = "info",
+        log_format: str = "text",
     ) -> int:
-        """Serve this app until SIGINT/SIGTERM, then drain; return the exit status."""
+        """Serve this app until SIGINT/SIGTERM, then drain; return the exit status.
+
+        ``log_format`` is ``"text"`` or ``"json"`` (one JSON object per line).
+        """
         config = config or HTTPConfig()
-        configure_logging(log_level, access_log=config.access_log)
+        configure_logging(LogConfig.of(log_level, log_format), access_log=config.access_log)
         return run_server(self, host=host, port=port, uds=uds, config=config)
 
 
