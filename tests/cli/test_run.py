@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from typhoon import App
-from typhoon.cli.main import load_app
+from typhoon.cli.main import load_app, main
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 10.0
@@ -660,3 +660,19 @@ def test_load_app_good_spec_returns_the_app(spec: str) -> None:
 
     assert load_app(spec) is examples.hello.app
     assert isinstance(examples.hello.app, App)
+
+
+def test_run_metrics_needs_a_typhoon_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bare_application.py").write_text(
+        "class Bare:\n    async def handle(self, exchange):\n        exchange.respond(204)\n\n"
+        "app = Bare()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "bare_application:app", "--metrics", "--port", "0"])
+    assert exited.value.code == 2
+    assert "--metrics needs a typhoon App; 'bare_application:app' is not one" in (
+        capsys.readouterr().err
+    )

@@ -335,3 +335,17 @@ async def test_requests_are_timed_only_for_json_lines(
         access.handlers[:] = saved[2]
     assert len(seen) == 1
     assert (seen[0] > 0) is timed
+
+
+def test_json_line_carries_stack_info_when_asked() -> None:
+    handler, out = capture(JSONFormatter())
+    logger = logging.getLogger("typhoon.test.stack")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("where am I", stack_info=True)
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(out.getvalue())
+    assert line["stack"].startswith("Stack (most recent call last):")
+    assert "test_json_line_carries_stack_info_when_asked" in line["stack"]

@@ -194,3 +194,19 @@ def test_process_metrics_read_from_the_running_process() -> None:
     assert samples["process_resident_memory_bytes"] > 1_000_000
     assert samples["process_open_fds"] == len(os.listdir("/proc/self/fd"))
     assert 0 <= time.time() - samples["process_start_time_seconds"] < 24 * 3600
+
+
+def test_labelled_gauge_series_start_at_zero_and_function_value_is_read() -> None:
+    gauge = Gauge("g", "g", ("pool",))
+    gauge.dec(("db",), 2)
+    assert gauge.value(("db",)) == -2
+    with pytest.raises(ValueError, match="takes 1 label value"):
+        gauge.inc(())
+    assert Gauge("f", "f", function=lambda: 4.5).value() == 4.5
+
+
+def test_histogram_accepts_a_trailing_inf_bucket() -> None:
+    histogram = Histogram("h", "h", buckets=(1.0, math.inf))
+    assert histogram.buckets == (1.0,)
+    histogram.observe(5.0)
+    assert histogram.count() == 1
