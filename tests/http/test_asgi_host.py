@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.interop.conftest import serving
+from tests.interop.servers import serving
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 

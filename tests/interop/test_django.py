@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.interop.conftest import serving
+from tests.interop.servers import serving
 
 from typhoon.cli.interfaces import as_application
 from typhoon.http.app_api import Application

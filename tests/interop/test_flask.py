@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from tests.interop import flask_app
-from tests.interop.conftest import serving
+from tests.interop.servers import serving
 
 from typhoon import App, Request
 from typhoon.http.wsgi import WSGIHost

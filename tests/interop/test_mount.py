@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 from tests.interop import fastapi_app, flask_app
-from tests.interop.conftest import serving
+from tests.interop.servers import serving
 from websockets.asyncio.client import connect
 
 from typhoon import App, Request

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from typhoon.http import Application, HTTPConfig, HTTPServer
-
-Serve = Callable[[Application], "AsyncIterator[HTTPServer]"]
 
 
 @asynccontextmanager
