@@ -9,17 +9,19 @@ server can call: a typhoon ``App`` as it is, an ASGI 3 application in an
 from __future__ import annotations
 
 import inspect
-from typing import Any, Literal
+from typing import Any, get_args
 
+from typhoon.cli.config import Interface
 from typhoon.http.app_api import Application
 from typhoon.http.asgi import ASGIHost
 from typhoon.http.wsgi import WSGIHost
 
-Interface = Literal["auto", "typhoon", "asgi", "wsgi"]
-INTERFACES: tuple[str, ...] = ("auto", "typhoon", "asgi", "wsgi")
+INTERFACES: tuple[Interface, ...] = get_args(Interface)
 
 
-def as_application(obj: Any, interface: str = "auto", *, threads: int | None = None) -> Application:
+def as_application(
+    obj: Any, interface: Interface | str = "auto", *, threads: int | None = None
+) -> Application:
     """Return ``obj`` ready for the HTTP server.
 
     With ``interface="auto"``: a typhoon application (an ``App``, or anything with an
