@@ -230,3 +230,40 @@ async def test_an_async_generator_app_body_is_fine_with_expect_continue() -> Non
             f"http://127.0.0.1:{server.port}/", content=body(), headers={"expect": "100-continue"}
         )
     assert response.text == "3000"
+
+
+async def test_a_graceful_drain_closes_open_websockets_with_1001() -> None:
+    heard: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        heard.put_nowait(await receive())
+
+    host = ASGIHost(app)
+    async with serving(host) as server:
+        ws = await connect(f"ws://127.0.0.1:{server.port}/")
+    await ws.wait_closed()  # the drain at the end of serving() closed it
+    assert ws.close_code == 1001
+    assert (await heard.get())["code"] == 1001
+
+
+async def test_an_invalid_handshake_is_refused_when_the_app_accepts() -> None:
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})  # raises ClientGone: the 400 went out
+
+    request = (
+        b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"  # no Sec-WebSocket-Key
+    )
+    async with serving(ASGIHost(app)) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(request)
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 400 ")

@@ -172,4 +172,5 @@ class _Session:
         if gone is None:
             gone = self._gone = asyncio.get_running_loop().create_future()
             exchange.add_disconnect_callback(lambda: resolve(gone))
+            exchange.long_lived()  # waiting for the client to go: its EOF says it has
         await gone
