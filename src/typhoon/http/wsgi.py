@@ -311,8 +311,9 @@ class _Input(io.RawIOBase):
             while self._fill():
                 pass
             size = len(self._buffer)
-        elif not self._buffer:
-            self._fill()
+        else:  # as a file does: ``size`` bytes unless the body ends first
+            while len(self._buffer) < size and self._fill():
+                pass
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data
