@@ -378,7 +378,7 @@ def test_run_config_groups_everything_and_limits_sit_in_http(tmp_path: Path) -> 
     assert run.http == HTTPConfig(limits=HTTPLimits(max_body_bytes=1024), access_log=False)
     assert run.get(HTTPConfig) is run.http
     assert run.get(ServerConfig) is run.server
-    assert set(run.extra) == {"tls"}  # the groups past [server] and [http]
+    assert set(run.extra) == {"tls", "workers"}  # the groups past [server] and [http]
     with pytest.raises(KeyError):
         run.get(HTTPLimits)
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -20,7 +20,8 @@ from typhoon.http import (
     HTTPProtocol,
     ServerState,
 )
-from typhoon.testing import MemoryTransport, connect, feed, parse_responses, settle
+from typhoon.http.protocol import FIRST_REQUEST_GRACE_S
+from typhoon.testing import FakeClock, MemoryTransport, connect, feed, parse_responses, settle
 
 GET = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
 INTERNAL_ERROR = b"500 Internal Server Error\n"
@@ -506,12 +507,37 @@ async def test_stream_write_waiting_for_drain_when_client_disconnects_raises(
 # -- graceful drain -------------------------------------------------------------------------
 
 
-async def test_shutdown_idle_new_connection_closes_it() -> None:
-    protocol, transport = connect(Waits())
+async def test_shutdown_new_connection_without_bytes_closes_it_after_grace() -> None:
+    clock = FakeClock()
+    protocol, transport = connect(Waits(), clock=clock)
     protocol.shutdown()
+    await settle()
+    assert not transport.closed  # its client connected just before: a request may be coming
+    clock.advance(FIRST_REQUEST_GRACE_S - 0.01)
+    await settle()
+    assert not transport.closed
+    clock.advance(0.01)
     await settle()
     assert transport.closed
     assert transport.written == b""
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 2, 7])
+async def test_shutdown_new_connection_answers_request_arriving_in_grace_with_close(
+    chunk: int | None,
+) -> None:
+    app = Waits()
+    app.go.set()
+    clock = FakeClock()
+    protocol, transport = connect(app, clock=clock)
+    protocol.shutdown()
+    clock.advance(FIRST_REQUEST_GRACE_S / 2)
+    feed(protocol, GET, chunk)
+    await settle()
+    [response] = parse_responses(bytes(transport.written))
+    assert response.status == 200
+    assert response.header("connection") == "close"
+    assert transport.closed
 
 
 @pytest.mark.parametrize("chunk", [None, 1, 2, 7])

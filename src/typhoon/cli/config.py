@@ -53,6 +53,7 @@ from typhoon.cli._settings import (
     text_value,
     toml_value,
 )
+from typhoon.cli.workers import WorkersConfig
 from typhoon.http.limits import HTTPConfig
 from typhoon.http.tls import TLSConfig
 
@@ -182,6 +183,7 @@ GROUPS: tuple[Group, ...] = (
             Alias("--hsts-max-age", "hsts_max_age_s"),
         ),
     ),
+    Group("workers", WorkersConfig, aliases=(Alias("--reload-dir", "reload_dirs"),)),
 )
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from typhoon import __version__
-from typhoon.cli import config
+from typhoon.cli import config, workers
+from typhoon.cli.workers import WorkersConfig
 from typhoon.http.server import configure_logging
 from typhoon.http.server import run as run_server
 from typhoon.http.tls import TLSConfig
@@ -80,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if loaded.print_config:
         sys.stdout.write(config.to_toml(loaded))
         return 0
-    return _run(loaded)
+    return _run(loaded, sys.argv[1:] if argv is None else list(argv))
 
 
 def _refuse(message: str) -> int:
@@ -88,19 +89,23 @@ def _refuse(message: str) -> int:
     return 2
 
 
-def _run(loaded: config.Loaded) -> int:
+def _run(loaded: config.Loaded, argv: Sequence[str]) -> int:
     """Serve what ``loaded`` says; 2 for a problem found before serving."""
     settings = config.RunConfig.from_groups(loaded.groups)
     server = settings.server
     if server.loop == "uvloop" and not uvloop_available():  # pragma: no cover - it is installed
         return _refuse(f"{loaded.origins['loop'].where}: uvloop is not installed")
+    use_uvloop = {"auto": None, "uvloop": True, "asyncio": False}[server.loop]
+    tls = settings.get(TLSConfig)
+    pool = settings.get(WorkersConfig)
+    if pool.supervised and not workers.is_worker():
+        return _supervise(loaded, settings, argv, use_uvloop)
     sock = None
     if server.fd is not None:
         try:
             sock = inherited_socket(server.fd)
         except ValueError as exc:
             return _refuse(f"{loaded.origins['fd'].where}: {exc}")
-    tls = settings.get(TLSConfig)
     try:
         app = load_app(server.app)
         tls_app = load_app(tls.ssl_app) if tls.ssl_app is not None else None
@@ -109,6 +114,10 @@ def _run(loaded: config.Loaded) -> int:
     except ValueError as exc:
         return _refuse(str(exc))
     configure_logging(server.log_level, access_log=settings.http.access_log)
+    if workers.is_worker():
+        return workers.run_worker(
+            app, config=settings.http, tls=tls if tls.enabled else None, use_uvloop=use_uvloop
+        )
     return run_server(
         app,
         host=server.host,
@@ -119,8 +128,50 @@ def _run(loaded: config.Loaded) -> int:
         backlog=server.backlog,
         tls=tls if tls.enabled else None,
         tls_app=tls_app,
-        use_uvloop={"auto": None, "uvloop": True, "asyncio": False}[server.loop],
+        use_uvloop=use_uvloop,
     )
+
+
+def _supervise(
+    loaded: config.Loaded,
+    settings: config.RunConfig,
+    argv: Sequence[str],
+    use_uvloop: bool | None,
+) -> int:
+    """``--workers N`` or ``--reload``: bind, start the workers and watch over them."""
+    server, tls = settings.server, settings.get(TLSConfig)
+    unsupported = [
+        loaded.origins[name].where
+        for name, value in (
+            ("fd", server.fd),
+            ("ssl_port", tls.ssl_port),
+            ("redirect_http_port", tls.redirect_http_port),
+        )
+        if value is not None
+    ]
+    if unsupported:
+        return _refuse(
+            f"{', '.join(unsupported)}: not supported with several workers or reload yet"
+        )
+    try:
+        if tls.enabled:
+            tls.server_context()
+        supervisor = workers.prepare(
+            settings.get(WorkersConfig),
+            argv=argv,
+            app_spec=server.app,
+            host=server.host,
+            port=server.port,
+            uds=server.uds,
+            graceful_timeout_s=settings.http.graceful_timeout_s,
+        )
+    except ValueError as exc:
+        return _refuse(str(exc))
+    except OSError as exc:
+        sys.stderr.write(f"typhoon run: error: cannot listen: {exc}\n")
+        return 1
+    configure_logging(server.log_level, access_log=settings.http.access_log)
+    return supervisor.serve(use_uvloop=use_uvloop)
 
 
 def inherited_socket(fd: int) -> socket.socket:

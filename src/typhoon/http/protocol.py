@@ -96,6 +96,10 @@ class _Phase(enum.Enum):
     IDLE = "keep-alive: the next request must start"
 
 
+#: During a drain, how long a connection that has not sent a byte yet may take to send
+#: its first request (see :meth:`HTTPProtocol.shutdown`).
+FIRST_REQUEST_GRACE_S = 0.5
+
 # The members under module names: on Python 3.11 each ``_Phase.X`` lookup goes through
 # EnumType's __getattr__ hook, which costs more than the timer update it is part of.
 _NO_DEADLINE, _HEADER, _BODY, _IDLE = _Phase.NONE, _Phase.HEADER, _Phase.BODY, _Phase.IDLE
@@ -823,12 +827,26 @@ class HTTPProtocol(asyncio.Protocol):
     # -- the Drainable interface used by the server ---------------------------------------
 
     def shutdown(self) -> None:
-        """Finish the request in hand (if any), then close."""
+        """Finish the request in hand (if any), then close.
+
+        A connection that has not received a byte yet gets
+        :data:`FIRST_REQUEST_GRACE_S` for its first request: its client connected just
+        before the drain and its request is most likely on the way (closing now would
+        reset it). That request is answered with ``connection: close``.
+        """
         self._draining = True
         if self._tunnel is not None:
             self._tunnel.shutdown()
         elif self._current is None and not self._in_message and not self._closed:
-            self._close_transport()
+            if self._phase is _HEADER and not self._pipeline:  # nothing received yet
+                deadline = self._clock.time() + FIRST_REQUEST_GRACE_S
+                if deadline < self._deadline:
+                    self._deadline = deadline
+                    if self._timer is not None:
+                        self._timer.cancel()
+                    self._timer = self._clock.call_later(FIRST_REQUEST_GRACE_S, self._on_timer)
+            else:
+                self._close_transport()
 
     def abort(self) -> None:
         """Close now."""

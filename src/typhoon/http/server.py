@@ -216,8 +216,12 @@ async def serve(
     backlog: int = 2048,
     tls: TLSConfig | None = None,
     tls_app: Application | None = None,
+    on_ready: Callable[[], object] | None = None,
 ) -> int:
     """Serve ``app`` until SIGINT/SIGTERM; return the exit status (0 after a drain).
+
+    ``on_ready`` is called once the server listens, its startup hooks ran and its signal
+    handlers are installed (``typhoon run --workers`` tells the supervisor then).
 
     ``sock``, an already listening socket (inherited from a parent process, say), wins
     over ``uds``, which wins over ``host`` and ``port``.
@@ -271,6 +275,9 @@ async def serve(
     logger.info("typhoon serving on %s (press Ctrl+C to stop)", wheres[0])
     for where in wheres[1:]:
         logger.info("typhoon also serving on %s", where)
+    if on_ready is not None:
+        # Runs once the signal handlers are installed and the server waits.
+        asyncio.get_running_loop().call_soon(on_ready)
     if len(servers) == 1:
         return await main.serve_until_signalled()
     group = _Together(servers)
@@ -286,6 +293,16 @@ def _url(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://{shown}:{port}/"
 
 
+def _describe(sock: socket.socket) -> str:
+    address = sock.getsockname()
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{address}" if address else f"fd {sock.fileno()}"
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        host = str(address[0])
+        return f"http://{f'[{host}]' if ':' in host else host}:{address[1]}/"
+    return f"fd {sock.fileno()}"
+
+
 def run(
     app: Application,
     *,
@@ -298,6 +315,7 @@ def run(
     backlog: int = 2048,
     tls: TLSConfig | None = None,
     tls_app: Application | None = None,
+    on_ready: Callable[[], object] | None = None,
 ) -> int:
     """Create a loop (uvloop when available) and :func:`serve` on it."""
     return net_loop.run(
@@ -311,19 +329,10 @@ def run(
             tls=tls,
             tls_app=tls_app,
             backlog=backlog,
+            on_ready=on_ready,
         ),
         use_uvloop=use_uvloop,
     )
-
-
-def _describe(sock: socket.socket) -> str:
-    """``http://host:port/`` or ``unix:path`` for a listening socket."""
-    address = sock.getsockname()
-    if sock.family == socket.AF_UNIX:
-        return f"unix:{address}"
-    host, port = address[0], address[1]
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/"
 
 
 def configure_logging(level: str = "info", *, access_log: bool = True) -> None:

@@ -390,18 +390,7 @@ class WebSocket:
         A client that has more than ``write_limit`` bytes still unread when a message
         is sent is dropped (:class:`WebSocketClosed` is raised).
         """
-        if isinstance(message, str):
-            data = message.encode()
-            as_binary = bool(binary)
-        elif isinstance(message, bytes | bytearray | memoryview):
-            data = bytes(message)
-            as_binary = binary is not False
-        else:
-            try:
-                data = msgspec.json.encode(message)
-            except TypeError as exc:
-                raise TypeError(f"send(): cannot encode {type(message).__name__} as JSON") from exc
-            as_binary = bool(binary)
+        data, as_binary = encode_message(message, binary)
         self._check_open()
         if self._transport.get_write_buffer_size() > self.options.write_limit:
             # What was queued before this message is still unread: the client has
@@ -590,6 +579,24 @@ class WebSocket:
             logger.exception("exception in a WebSocket on_ping/on_pong hook")
 
 
+def encode_message(message: str | bytes | Any, binary: bool | None) -> tuple[bytes, bool]:
+    """``(payload, as_binary)`` for :meth:`WebSocket.send`'s rules: ``str`` as text,
+    ``bytes`` as binary, anything else as JSON text; ``binary`` forces the frame type.
+
+    Raises:
+        TypeError: the message cannot be encoded as JSON.
+    """
+    if isinstance(message, str):
+        return message.encode(), bool(binary)
+    if isinstance(message, bytes | bytearray | memoryview):
+        return bytes(message), binary is not False
+    try:
+        data = msgspec.json.encode(message)
+    except TypeError as exc:
+        raise TypeError(f"send(): cannot encode {type(message).__name__} as JSON") from exc
+    return data, bool(binary)
+
+
 _HOOK_TASKS: set[asyncio.Task[None]] = set()
 
 
@@ -657,6 +664,13 @@ class WebSocketUpgrade(Response):
                 chosen = self.select_subprotocol(offered)
             else:
                 chosen = next((p for p in self.options.subprotocols if p in offered), None)
+        # Imported here: realtime.asgi builds on this module. Under an ASGI server the
+        # server frames the socket, and typhoon only exchanges events with it.
+        from typhoon.realtime.asgi import ASGIWebSocketExchange, open_socket
+
+        if isinstance(exchange, ASGIWebSocketExchange):
+            await open_socket(exchange, self, chosen)
+            return
         ws = WebSocket(request, self.options, self.path_params)
         refusal = ws._accept(exchange, chosen)
         if refusal is not None:
@@ -739,6 +753,7 @@ __all__ = [
     "WebSocketClosed",
     "WebSocketOptions",
     "WebSocketUpgrade",
+    "encode_message",
     "origin_allowed",
     "run_session",
     "websocket_view",

@@ -32,6 +32,7 @@ from typhoon.http.limits import HTTPConfig
 from typhoon.http.server import configure_logging
 from typhoon.http.server import run as run_server
 from typhoon.net.tasks import Supervisor
+from typhoon.web.asgi import Receive, Scope, Send, serve_asgi
 from typhoon.web.errors import HTTPError
 from typhoon.web.realtime_hooks import hooks as realtime_hooks
 from typhoon.web.request import Request
@@ -718,6 +719,38 @@ class App(_Routes):
         finally:
             if request.holds_files:
                 await request.close()  # uploaded files, even if the view left them open
+
+    async def handle_mounted(self, exchange: Exchange, root_path: str) -> None:
+        """Serve ``exchange`` as :meth:`handle` does, for an app mounted at ``root_path``
+        by whatever serves it (an ASGI server's ``root_path``, another host).
+
+        ``exchange.path`` is the full path; ``request.path`` is relative to ``root_path``.
+        """
+        chain = self._chain
+        if chain is None:
+            self.freeze()
+            chain = cast(CallNext, self._chain)
+        request = Request(exchange, self)
+        request.enter_mount(root_path)
+        try:
+            try:
+                response = await chain(request)
+            except Exception as exc:  # raised by middleware itself
+                response = await self.handle_exception(request, exc)
+            if not exchange.status:
+                await response.send(exchange)
+        finally:
+            if request.holds_files:
+                await request.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app as an ASGI 3 application (http, websocket, lifespan): see ``web.asgi``.
+
+        Example::
+
+            $ uvicorn mymodule:app
+        """
+        await serve_asgi(self, scope, receive, send)
 
     async def _dispatch(self, request: Request) -> Response:
         """Hooks, routing and the endpoint; every error becomes a response here.

@@ -8,7 +8,7 @@ what is missing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn
 
 WebSocketViewFactory = Callable[[Any, Mapping[str, Any]], Any]
@@ -18,11 +18,17 @@ HubFactory = Callable[[Any], Any]
 """``(App(pubsub=...) setting) -> hub`` for ``app.pubsub``."""
 
 
+ASGIWebSocketRunner = Callable[[Any, Any, Any, Any], Awaitable[None]]
+"""``(app, scope, receive, send) -> None``: serve an ASGI ``websocket`` scope (the ASGI
+face of App hands it over; the ASGI server does the framing)."""
+
+
 class RealtimeHooks:
     """The implementations installed by the composition root."""
 
     websocket_view: WebSocketViewFactory | None = None
     make_hub: HubFactory | None = None
+    asgi_websocket: ASGIWebSocketRunner | None = None
 
     def require(self, what: str) -> NoReturn:
         raise RuntimeError(
