@@ -282,6 +282,32 @@ async def test_workers_two_answer_from_two_processes(start: Start, mode: str) ->
     assert await served.exit_status() == 0
 
 
+async def test_workers_serve_https_with_a_certificate(
+    start: Start, certificate: tuple[Path, Path]
+) -> None:
+    cert, key = certificate
+    served = start("--workers", "2", "--certfile", str(cert), "--keyfile", str(key))
+    async with httpx.AsyncClient(verify=False, trust_env=False) as client:
+        response = await client.get(f"https://127.0.0.1:{served.port}/pid")
+    assert int(response.text) in served.worker_pids()
+    served.proc.send_signal(signal.SIGTERM)
+    assert await served.exit_status() == 0
+
+
+@pytest.mark.parametrize("flag", [["--ssl-port", "0"], ["--redirect-http-port", "0"]])
+def test_workers_refuse_extra_tls_ports_for_now(
+    flag: list[str], certificate: tuple[Path, Path]
+) -> None:
+    cert, key = certificate
+    done = subprocess.run(
+        [*TYPHOON, "run", "workers_app:app", "--workers", "2", "--certfile", str(cert),
+         "--keyfile", str(key), *flag],
+        cwd=CLI_DIR, capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"{flag[0]} 0: not supported with several workers or reload yet" in done.stderr
+
+
 async def test_workers_uds_is_bound_once_and_shared(start: Start) -> None:
     directory = Path(tempfile.mkdtemp(prefix="typhoon-workers-", dir="/tmp"))
     path = directory / "w.sock"
