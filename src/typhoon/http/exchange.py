@@ -488,6 +488,16 @@ class Exchange:
             self._pending_head = b""
         await self._conn.drain()
 
+    def abandon(self) -> None:
+        """Give up on a started response: send nothing more, close after the handler.
+
+        For an application that failed midway (the ASGI and WSGI hosts): the connection
+        closes once the handler returns, so the client sees the response cut short
+        rather than a complete one (no last chunk is sent).
+        """
+        self.response_ended = True
+        self.response_keep_alive = False
+
     async def sendfile(self, file: IO[bytes], offset: int, count: int) -> bool:
         """Send ``count`` bytes of ``file`` from ``offset`` with the OS's ``sendfile``.
 

@@ -1,12 +1,15 @@
 """Long-lived connections: WebSockets, Server-Sent Events, long polling and pub/sub.
 
 :func:`install` plugs this package into the web layer (``app.websocket``,
-``app.pubsub``); the composition root, ``typhoon/__init__.py``, calls it.
+``app.pubsub``, App's ASGI face) and into typhoon's ASGI host (an ASGI app's
+WebSockets); the composition root, ``typhoon/__init__.py``, calls it.
 """
 
 from __future__ import annotations
 
+from typhoon.http.asgi_hooks import hooks as asgi_hooks
 from typhoon.realtime.asgi import serve_websocket
+from typhoon.realtime.asgi_host import serve_websocket as serve_asgi_websocket
 from typhoon.realtime.handler import WebSocketHandler
 from typhoon.realtime.pubsub import (
     MemoryPubSub,
@@ -28,10 +31,12 @@ from typhoon.web.realtime_hooks import hooks
 
 
 def install() -> None:
-    """Make ``app.websocket(...)`` and ``app.pubsub`` use this package."""
+    """Make ``app.websocket(...)``, ``app.pubsub``, App's ASGI WebSockets and ASGIHost's
+    WebSockets use this package."""
     hooks.websocket_view = websocket_view
     hooks.make_hub = hub_from_setting
     hooks.asgi_websocket = serve_websocket
+    asgi_hooks.websocket = serve_asgi_websocket
 
 
 __all__ = [

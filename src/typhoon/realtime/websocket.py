@@ -152,8 +152,16 @@ class WebSocket:
 
     # -- the handshake ---------------------------------------------------------------------
 
-    def _accept(self, exchange: Exchange, subprotocol: str | None) -> Response | None:
-        """Answer the handshake: None once the socket is open, else the refusal to send."""
+    def _accept(
+        self,
+        exchange: Exchange,
+        subprotocol: str | None,
+        extra_headers: Sequence[tuple[bytes, bytes]] = (),
+    ) -> Response | None:
+        """Answer the handshake: None once the socket is open, else the refusal to send.
+
+        ``extra_headers`` go out with the ``101`` beside the handshake's own.
+        """
         options = self.options
         factories: list[ServerExtensionFactory] = []
         if options.compression:
@@ -195,6 +203,7 @@ class WebSocket:
             for name, value in handshake.headers.raw_items()
             if name.lower() not in ("date", "server")
         ]
+        reply += extra_headers
         self._transport = exchange.switch_protocols(reply, self)
         metrics = self.app.metrics
         if metrics is not None and not self._lost:

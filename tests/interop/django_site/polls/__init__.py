@@ -1,0 +1,1 @@
+"""Polls: questions and their choices, with votes."""
