@@ -563,7 +563,7 @@ def test_run_help_lists_every_flag_with_its_default() -> None:
     [
         ("nosuchmodule:app", "cannot import module 'nosuchmodule'"),
         ("examples.hello:nope", "module 'examples.hello' has no attribute 'nope'"),
-        ("examples.hello:hello", "'examples.hello:hello' is not a typhoon application"),
+        ("examples.hello:hello", "'examples.hello:hello': cannot tell how to serve"),
         (":app", "app must look like 'module:attr', got ':app'"),
     ],
 )
@@ -643,7 +643,7 @@ def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
         ("nosuchmodule.sub:app", "cannot import module 'nosuchmodule.sub'"),
         ("examples.hello:nope", "module 'examples.hello' has no attribute 'nope'"),
         ("examples.hello:app.nope", "module 'examples.hello' has no attribute 'app.nope'"),
-        ("examples.hello:hello", "'examples.hello:hello' is not a typhoon application"),
+        ("examples.hello:hello", "'examples.hello:hello': cannot tell how to serve"),
         ("", "app must look like 'module:attr', got ''"),
         (":app", "app must look like 'module:attr', got ':app'"),
     ],

@@ -97,7 +97,8 @@ class ServerConfig:
 
     Attributes:
         app: the application as ``module:attr`` (``attr`` defaults to ``app``).
-        interface: how to call it; only ``auto`` and ``typhoon`` are served so far.
+        interface: how to call it: ``auto`` recognises a typhoon App, an ASGI and a
+            WSGI application; the others insist on one.
         host, port: the TCP address to listen on.
         uds: a Unix socket path to listen on instead of TCP.
         fd: an inherited, already listening socket to serve on instead of TCP.
@@ -111,7 +112,10 @@ class ServerConfig:
             "positional": True,
         }
     )
-    interface: Interface = field(default="auto", metadata={"help": "how the application is called"})
+    interface: Interface = field(
+        default="auto",
+        metadata={"help": "how the application is called (auto: App, ASGI or WSGI, detected)"},
+    )
     host: str = field(
         default="127.0.0.1", metadata={"help": "address to listen on", "metavar": "HOST"}
     )

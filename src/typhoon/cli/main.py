@@ -17,7 +17,9 @@ from typing import Any
 
 from typhoon import __version__
 from typhoon.cli import config, workers
+from typhoon.cli.interfaces import as_application
 from typhoon.cli.workers import WorkersConfig
+from typhoon.http.app_api import Application
 from typhoon.http.logs import LogConfig, configure_logging
 from typhoon.http.server import run as run_server
 from typhoon.http.tls import TLSConfig
@@ -26,11 +28,16 @@ from typhoon.web.app import App
 from typhoon.web.metrics import MetricsConfig
 
 
-def load_app(spec: str) -> Any:
-    """Import ``module:attr`` (``attr`` defaults to ``app``) and return the object.
+def load_app(spec: str, interface: str = "auto") -> Application:
+    """Import ``module:attr`` (``attr`` defaults to ``app``); return it ready to serve.
+
+    A typhoon App is served as it is; with ``interface`` ``auto`` (the default), an
+    ASGI or a WSGI application is recognised and put in its host (see
+    :func:`typhoon.cli.interfaces.as_application`).
 
     Raises:
-        ValueError: the spec, module or attribute is wrong; the message says which.
+        ValueError: the spec, module or attribute is wrong, or the object speaks no
+            interface typhoon serves; the message says which.
     """
     module_name, _, attr = spec.partition(":")
     if not module_name:
@@ -50,9 +57,10 @@ def load_app(spec: str) -> Any:
             obj = getattr(obj, part)
         except AttributeError:
             raise ValueError(f"module {module_name!r} has no attribute {attr!r}") from None
-    if not callable(getattr(obj, "handle", None)):
-        raise ValueError(f"{spec!r} is not a typhoon application (it has no handle method)")
-    return obj
+    try:
+        return as_application(obj, interface)
+    except ValueError as exc:
+        raise ValueError(f"{spec!r}: {exc}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +118,7 @@ def _run(loaded: config.Loaded, argv: Sequence[str]) -> int:
             return _refuse(f"{loaded.origins['fd'].where}: {exc}")
     metrics = settings.get(MetricsConfig)
     try:
-        app = load_app(server.app)
+        app = load_app(server.app, server.interface)
         tls_app = load_app(tls.ssl_app) if tls.ssl_app is not None else None
         if tls.enabled:
             tls.server_context()  # a bad certificate, key or password stops us here
