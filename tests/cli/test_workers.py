@@ -308,6 +308,38 @@ def test_workers_refuse_extra_tls_ports_for_now(
     assert f"{flag[0]} 0: not supported with several workers or reload yet" in done.stderr
 
 
+def start_on_inherited_socket(log: Path) -> tuple[subprocess.Popen[bytes], int, int]:
+    """``typhoon run --workers 2 --fd N`` on a socket bound here; (process, port, N)."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        fd = listening.fileno()
+        with log.open("wb") as sink:
+            proc = subprocess.Popen(
+                [*TYPHOON, "run", "workers_app:app", "--workers", "2", "--fd", str(fd)],
+                cwd=CLI_DIR, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+                pass_fds=(fd,),
+            )  # fmt: skip
+        return proc, int(listening.getsockname()[1]), fd
+
+
+async def test_workers_share_an_inherited_socket(tmp_path: Path) -> None:
+    log = tmp_path / "supervisor.log"
+    proc, port, fd = start_on_inherited_socket(log)
+    served = Supervised(proc, port, log)
+    try:
+        await served.wait_log(f"typhoon serving on fd {fd} with 2 workers")
+        pids = set(await get_pids(served.url("/pid"), 20))
+        assert pids <= set(served.worker_pids())
+        proc.send_signal(signal.SIGTERM)
+        assert await served.exit_status() == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        kill_workers(log)
+
+
 async def test_workers_uds_is_bound_once_and_shared(start: Start) -> None:
     directory = Path(tempfile.mkdtemp(prefix="typhoon-workers-", dir="/tmp"))
     path = directory / "w.sock"

@@ -107,33 +107,31 @@ def _run(loaded: config.Loaded, argv: Sequence[str]) -> int:
         return _refuse(f"{loaded.origins['loop'].where}: uvloop is not installed")
     use_uvloop = {"auto": None, "uvloop": True, "asyncio": False}[server.loop]
     tls = settings.get(TLSConfig)
-    pool = settings.get(WorkersConfig)
-    if pool.supervised and not workers.is_worker():
-        return _supervise(loaded, settings, argv, use_uvloop)
+    if workers.is_worker():  # started by a supervisor: its socket, not --fd or --port
+        try:
+            app = _load_served_app(settings, loaded)
+        except ValueError as exc:
+            return _refuse(str(exc))
+        configure_logging(settings.get(LogConfig), access_log=settings.http.access_log)
+        return workers.run_worker(
+            app, config=settings.http, tls=tls if tls.enabled else None, use_uvloop=use_uvloop
+        )
     sock = None
     if server.fd is not None:
         try:
             sock = inherited_socket(server.fd)
         except ValueError as exc:
             return _refuse(f"{loaded.origins['fd'].where}: {exc}")
-    metrics = settings.get(MetricsConfig)
+    if settings.get(WorkersConfig).supervised:
+        return _supervise(loaded, settings, argv, use_uvloop, sock)
     try:
-        app = load_app(server.app, server.interface)
+        app = _load_served_app(settings, loaded)
         tls_app = load_app(tls.ssl_app) if tls.ssl_app is not None else None
         if tls.enabled:
             tls.server_context()  # a bad certificate, key or password stops us here
-        if metrics.metrics:
-            if not isinstance(app, App):
-                where = loaded.origins["metrics"].where
-                raise ValueError(f"{where}: needs a typhoon App; {server.app!r} is not one")
-            app.enable_metrics(metrics.metrics_path)
     except ValueError as exc:
         return _refuse(str(exc))
     configure_logging(settings.get(LogConfig), access_log=settings.http.access_log)
-    if workers.is_worker():
-        return workers.run_worker(
-            app, config=settings.http, tls=tls if tls.enabled else None, use_uvloop=use_uvloop
-        )
     return run_server(
         app,
         host=server.host,
@@ -148,18 +146,34 @@ def _run(loaded: config.Loaded, argv: Sequence[str]) -> int:
     )
 
 
+def _load_served_app(settings: config.RunConfig, loaded: config.Loaded) -> Application:
+    """The application ``[server] app`` names, with metrics enabled when asked.
+
+    Raises:
+        ValueError: it cannot be loaded, or ``--metrics`` is given for a non-App.
+    """
+    server, metrics = settings.server, settings.get(MetricsConfig)
+    app = load_app(server.app, server.interface)
+    if metrics.metrics:
+        if not isinstance(app, App):
+            where = loaded.origins["metrics"].where
+            raise ValueError(f"{where}: needs a typhoon App; {server.app!r} is not one")
+        app.enable_metrics(metrics.metrics_path)
+    return app
+
+
 def _supervise(
     loaded: config.Loaded,
     settings: config.RunConfig,
     argv: Sequence[str],
     use_uvloop: bool | None,
+    sock: socket.socket | None,
 ) -> int:
     """``--workers N`` or ``--reload``: bind, start the workers and watch over them."""
     server, tls = settings.server, settings.get(TLSConfig)
     unsupported = [
         loaded.origins[name].where
         for name, value in (
-            ("fd", server.fd),
             ("ssl_port", tls.ssl_port),
             ("redirect_http_port", tls.redirect_http_port),
         )
@@ -180,6 +194,7 @@ def _supervise(
             port=server.port,
             uds=server.uds,
             graceful_timeout_s=settings.http.graceful_timeout_s,
+            sock=sock,
         )
     except ValueError as exc:
         return _refuse(str(exc))

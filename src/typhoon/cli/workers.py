@@ -158,15 +158,20 @@ def socket_mode(uds: str | None) -> str:
     return wanted or "reuseport"
 
 
-def bind_listeners(*, host: str, port: int, uds: str | None, workers: int) -> Listeners:
+def bind_listeners(
+    *, host: str, port: int, uds: str | None, workers: int, sock: socket.socket | None = None
+) -> Listeners:
     """Bind and listen: a Unix socket, one shared TCP socket, or ``workers`` SO_REUSEPORT
-    sockets on the same address.
+    sockets on the same address; or share ``sock``, a listening socket this process
+    inherited (``--fd``), between the workers.
 
     Raises:
         ValueError: bad settings (see :func:`socket_mode`), or ``uds`` names a file
             that is not a socket.
         OSError: the address cannot be bound.
     """
+    if sock is not None:
+        return Listeners([sock], f"fd {sock.fileno()}")
     mode = socket_mode(uds)
     if uds is not None:
         return Listeners([_bind_unix(uds)], f"unix:{uds}", uds)
@@ -675,6 +680,7 @@ def prepare(
     port: int,
     uds: str | None,
     graceful_timeout_s: float,
+    sock: socket.socket | None = None,
 ) -> Supervisor:
     """Check the reload settings and bind the sockets; the supervisor is ready to serve.
 
@@ -689,7 +695,7 @@ def prepare(
     if config.reload:
         reloading.check_available()
         watch = reloading.watched_directories(app_spec, config.reload_dirs)
-    listeners = bind_listeners(host=host, port=port, uds=uds, workers=config.workers)
+    listeners = bind_listeners(host=host, port=port, uds=uds, workers=config.workers, sock=sock)
     command = [sys.executable, "-m", "typhoon", *argv]
     return Supervisor(
         config, command, listeners, graceful_timeout_s=graceful_timeout_s, watch=watch
