@@ -205,7 +205,8 @@ class WebSocket:
         ]
         reply += extra_headers
         self._transport = exchange.switch_protocols(reply, self)
-        metrics = self.app.metrics
+        # A hosted ASGI app's socket has no typhoon App, so no metrics of its own.
+        metrics = self.app.metrics if self.app is not None else None
         if metrics is not None and not self._lost:
             metrics.websocket_opened()
             self._metrics = metrics
