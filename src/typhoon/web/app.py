@@ -22,7 +22,7 @@ import inspect
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar, cast
 
@@ -763,13 +763,19 @@ class App(_Routes):
 
     # -- serving ---------------------------------------------------------------------------
 
-    async def handle(self, exchange: Exchange) -> None:
-        """The entry point the HTTP server calls for each request."""
+    async def handle(self, exchange: Exchange, root_path: str = "") -> None:
+        """The entry point the HTTP server calls for each request.
+
+        ``root_path``: the prefix this app is mounted at by whatever serves it (see
+        :meth:`handle_mounted`); ``request.path`` is then relative to it.
+        """
         chain = self._chain
         if chain is None:
             self.freeze()
             chain = cast(CallNext, self._chain)
         request = Request(exchange, self)
+        if root_path:
+            request.enter_mount(root_path)
         metrics = self.metrics  # None: no metrics work at all
         if metrics is not None:
             if exchange.path == self._metrics_path:
@@ -793,28 +799,13 @@ class App(_Routes):
             if metrics is not None:
                 metrics.request_finished(request, started)
 
-    async def handle_mounted(self, exchange: Exchange, root_path: str) -> None:
+    def handle_mounted(self, exchange: Exchange, root_path: str) -> Coroutine[Any, Any, None]:
         """Serve ``exchange`` as :meth:`handle` does, for an app mounted at ``root_path``
         by whatever serves it (an ASGI server's ``root_path``, another host).
 
         ``exchange.path`` is the full path; ``request.path`` is relative to ``root_path``.
         """
-        chain = self._chain
-        if chain is None:
-            self.freeze()
-            chain = cast(CallNext, self._chain)
-        request = Request(exchange, self)
-        request.enter_mount(root_path)
-        try:
-            try:
-                response = await chain(request)
-            except Exception as exc:  # raised by middleware itself
-                response = await self.handle_exception(request, exc)
-            if not exchange.status:
-                await response.send(exchange)
-        finally:
-            if request.holds_files:
-                await request.close()
+        return self.handle(exchange, root_path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app as an ASGI 3 application (http, websocket, lifespan): see ``web.asgi``.
