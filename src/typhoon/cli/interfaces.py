@@ -83,8 +83,17 @@ def _is_typhoon(obj: Any) -> bool:
         not inspect.isclass(obj)
         and handle is not None
         and inspect.iscoroutinefunction(handle)
-        and _positional_count(handle) == 1
+        and _accepts(handle, 1)
     )
+
+
+def _accepts(fn: Any, count: int) -> bool:
+    """Whether ``fn`` can be called with ``count`` positional arguments."""
+    try:
+        inspect.signature(fn).bind(*([None] * count))
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _django_kind(obj: Any) -> str | None:
