@@ -19,8 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from typhoon import App, HTTPError, Redirect, Request, Response, Route, RouteGroup
-from typhoon.web.app import CallNext
+from typhoon import App, CallNext, HTTPError, Redirect, Request, Response, Route, RouteGroup
 from typhoon.web.middleware import SecurityHeaders, TrustedHosts
 
 # -- "models.py": no ORM yet, so a dataclass and a dict stand in for the database -----------

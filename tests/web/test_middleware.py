@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from typhoon import App, HTTPError, Request, Response, Text
+from typhoon import App, CallNext, HTTPError, Request, Response, Text
 from typhoon.testing import ParsedResponse, connect, feed, parse_responses, settle
 from typhoon.web import JSON, RouteGroup, Streaming
-from typhoon.web.app import CallNext
 
 
 def _request(

@@ -15,10 +15,9 @@ from typing import Any, cast
 
 import pytest
 
-from typhoon import App, Request, Response, Text
+from typhoon import App, CallNext, Middleware, Request, Response, Text
 from typhoon.testing import ParsedResponse, connect, feed, parse_responses, settle
 from typhoon.web import HTML, JSON, Sent, Streaming
-from typhoon.web.app import CallNext, Middleware
 from typhoon.web.middleware import CORS, GZip, RequestID, SecurityHeaders, TrustedHosts
 from typhoon.web.middleware.gzip import add_vary, choose_encoding, parse_accept_encoding
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typhoon.web.app import App, RouteGroup, to_response
+from typhoon.web.app import App, CallNext, Middleware, RouteGroup, to_response
 from typhoon.web.datastructures import Headers, MultiDict
 from typhoon.web.errors import HTTPError
 from typhoon.web.files import File
@@ -35,6 +35,7 @@ __all__ = [
     "JSON",
     "App",
     "AppMetrics",
+    "CallNext",
     "Converter",
     "File",
     "Finish",
@@ -43,6 +44,7 @@ __all__ = [
     "HTTPError",
     "Headers",
     "MetricsConfig",
+    "Middleware",
     "MissingArgumentError",
     "MultiDict",
     "NoContent",
