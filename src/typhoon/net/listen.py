@@ -141,23 +141,15 @@ class Listener:
         """
         seconds = _check_seconds(timeout, "timeout", zero=True)
         self.stop_accepting()
-        live = self._gate.live
-        for connection in live:
-            connection.shutdown()
-        try:
-            async with asyncio.timeout(seconds):
-                await live.wait_empty()
-        except TimeoutError:
+        aborted = await self._gate.live.drain(seconds)
+        if aborted:
             logger.warning(
                 "%s: %d connection(s) still open after %gs; aborting them",
                 self.endpoint.text,
-                len(live),
+                aborted,
                 seconds,
             )
-            for connection in live:
-                connection.abort()
-            return False
-        return True
+        return not aborted
 
     async def __aenter__(self) -> Listener:
         return self

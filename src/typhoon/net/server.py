@@ -79,6 +79,24 @@ class ConnectionSet:
         self._waiters.append(waiter)
         await waiter
 
+    async def drain(self, timeout_s: float) -> int:
+        """Ask every connection to shut down, wait up to ``timeout_s`` for them to go,
+        abort the rest.
+
+        Returns:
+            How many connections had to be aborted (0: all finished in time).
+        """
+        for connection in self:
+            connection.shutdown()
+        try:
+            await asyncio.wait_for(self.wait_empty(), timeout_s)
+        except TimeoutError:
+            left = list(self)
+            for connection in left:
+                connection.abort()
+            return len(left)
+        return 0
+
 
 ProtocolFactory = Callable[[], asyncio.Protocol]
 
@@ -199,18 +217,12 @@ class Server:
                 self._on_drain()
             except Exception:
                 logger.exception("exception in the drain callback")
-        for connection in self.connections:
-            connection.shutdown()
-        try:
-            await asyncio.wait_for(self.connections.wait_empty(), timeout_s)
-        except TimeoutError:
-            left = len(self.connections)
+        aborted = await self.connections.drain(timeout_s)
+        if aborted:
             logger.warning(
-                "graceful timeout of %.1fs passed; aborting %d connection(s)", timeout_s, left
+                "graceful timeout of %.1fs passed; aborting %d connection(s)", timeout_s, aborted
             )
-            self.abort()
-            return False
-        return True
+        return not aborted
 
     def abort(self) -> None:
         """Stop accepting and close every connection now."""
