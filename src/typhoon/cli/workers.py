@@ -62,6 +62,7 @@ from typhoon.http.limits import HTTPConfig
 from typhoon.http.server import run as run_server
 from typhoon.http.tls import TLSConfig
 from typhoon.net import loop as net_loop
+from typhoon.net.server import check_uds_path
 
 logger = logging.getLogger("typhoon.workers")
 
@@ -209,12 +210,9 @@ def _bind_tcp(host: str, port: int, *, reuse_port: bool) -> socket.socket:
 
 
 def _bind_unix(path: str) -> socket.socket:
-    try:
-        if not stat.S_ISSOCK(os.stat(path).st_mode):
-            raise ValueError(f"uds path {path!r} exists and is not a socket")
+    check_uds_path(path)
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # a stale socket from an earlier run
-    except FileNotFoundError:
-        pass
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(path)

@@ -171,7 +171,7 @@ class Server:
         factory: ProtocolFactory | None = None,
     ) -> None:
         """Listen on the Unix domain socket ``path``; a stale socket file is replaced."""
-        _check_uds_path(path)
+        check_uds_path(path)
         loop = asyncio.get_running_loop()
         listener = await loop.create_unix_server(
             factory or self._factory, path, backlog=self._backlog, ssl=tls
@@ -231,7 +231,7 @@ class Server:
             connection.abort()
 
 
-def _check_uds_path(path: str) -> None:
+def check_uds_path(path: str) -> None:
     """Refuse to replace a file that is not a socket (asyncio would unlink it)."""
     try:
         mode = os.stat(path).st_mode
