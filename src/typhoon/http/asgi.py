@@ -42,7 +42,7 @@ from urllib.parse import unquote
 
 from typhoon.http.asgi_hooks import ASGIApp, hooks
 from typhoon.http.errors import ClientDisconnected, ProtocolError
-from typhoon.http.exchange import Exchange
+from typhoon.http.exchange import PLAIN_TEXT_HEADERS, Exchange
 
 logger = logging.getLogger("typhoon.error")
 
@@ -50,8 +50,6 @@ Message = MutableMapping[str, Any]
 
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
 _DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
-_ERROR_HEADERS = ((b"content-type", b"text/plain; charset=utf-8"),)
-_ERROR_BODY = b"500 Internal Server Error\n"
 
 
 class ClientGone(ClientDisconnected, OSError):
@@ -185,21 +183,21 @@ class ASGIHost:
                 exchange.method,
                 exchange.target.decode("latin-1"),
             )
-            _fail(exchange)
+            exchange.fail()
             return
         if not cycle.ended and not exchange.disconnected:
             if exchange.response_started:
                 logger.error("the ASGI application returned without completing its response")
             else:
                 logger.error("the ASGI application returned without sending a response")
-            _fail(exchange)
+            exchange.fail()
 
     async def _serve_websocket(self, exchange: Exchange, root_path: str) -> None:
         session = hooks.websocket
         if session is None:
             exchange.respond(
                 501,
-                _ERROR_HEADERS,
+                PLAIN_TEXT_HEADERS,
                 b"501 Not Implemented: WebSocket needs typhoon.realtime (import typhoon)\n",
             )
             return
@@ -218,14 +216,6 @@ def resolve(future: asyncio.Future[None]) -> None:
     """Set ``future``'s result to None unless it is done (a disconnect callback)."""
     if not future.done():
         future.set_result(None)
-
-
-def _fail(exchange: Exchange) -> None:
-    """Answer 500 if nothing was sent; otherwise close the connection after the response."""
-    if exchange.response_started:
-        exchange.abandon()
-    elif not exchange.disconnected:
-        exchange.respond(500, _ERROR_HEADERS, _ERROR_BODY)
 
 
 class _HTTPCycle:

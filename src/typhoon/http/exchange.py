@@ -44,6 +44,9 @@ _JOIN_MAX_BYTES = 8192
 
 logger = logging.getLogger("typhoon.error")
 
+PLAIN_TEXT_HEADERS = ((b"content-type", b"text/plain; charset=utf-8"),)
+INTERNAL_ERROR_BODY = b"500 Internal Server Error\n"
+
 
 class Connection(Protocol):
     """What an exchange needs from the connection that carries it."""
@@ -497,6 +500,16 @@ class Exchange:
         """
         self.response_ended = True
         self.response_keep_alive = False
+
+    def fail(self) -> None:
+        """The application failed: answer 500 if nothing was sent yet, else :meth:`abandon`.
+
+        Nothing is sent to a client that has gone.
+        """
+        if self.response_started:
+            self.abandon()
+        elif not self.disconnected:
+            self.respond(500, PLAIN_TEXT_HEADERS, INTERNAL_ERROR_BODY)
 
     async def sendfile(self, file: IO[bytes], offset: int, count: int) -> bool:
         """Send ``count`` bytes of ``file`` from ``offset`` with the OS's ``sendfile``.

@@ -53,7 +53,7 @@ from typing import IO, Any, cast
 
 from typhoon.http.app_api import Application
 from typhoon.http.errors import ClientDisconnected, ProtocolError
-from typhoon.http.exchange import Exchange, Tunnel
+from typhoon.http.exchange import INTERNAL_ERROR_BODY, PLAIN_TEXT_HEADERS, Exchange, Tunnel
 from typhoon.http.logs import log_access_fields, log_access_text
 from typhoon.http.parser import (
     HttpParserError,
@@ -71,11 +71,9 @@ from typhoon.net.clock import Clock, TimerHandle
 
 logger = logging.getLogger("typhoon.error")
 
-_INTERNAL_ERROR_BODY = b"500 Internal Server Error\n"
 _METHOD_NAMES = {
     m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 }
-_INTERNAL_ERROR_HEADERS = ((b"content-type", b"text/plain; charset=utf-8"),)
 _CORK_MAX_BYTES = 65536  # corked answers past this go out at once (backpressure applies)
 
 
@@ -544,7 +542,7 @@ class HTTPProtocol(asyncio.Protocol):
                 await self._go_on()
 
     def _internal_error(self, exchange: Exchange) -> None:
-        exchange.respond(500, _INTERNAL_ERROR_HEADERS, _INTERNAL_ERROR_BODY)
+        exchange.respond(500, PLAIN_TEXT_HEADERS, INTERNAL_ERROR_BODY)
 
     def _finish(self, exchange: Exchange) -> None:
         """The handler of ``exchange`` has returned: log, then move on or close."""

@@ -46,8 +46,6 @@ ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType | N
 StartResponse = Callable[..., Callable[[bytes], None]]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-_ERROR_HEADERS = ((b"content-type", b"text/plain; charset=utf-8"),)
-_ERROR_BODY = b"500 Internal Server Error\n"
 _READ_SIZE = 65536
 
 
@@ -127,7 +125,7 @@ class WSGIHost:
                 exchange.method,
                 exchange.target.decode("latin-1"),
             )
-            _fail(exchange)
+            exchange.fail()
             return
         finally:
             handoff.close()
@@ -148,15 +146,7 @@ class WSGIHost:
                 exchange.method,
                 exchange.target.decode("latin-1"),
             )
-            _fail(exchange)
-
-
-def _fail(exchange: Exchange) -> None:
-    """Answer 500 if nothing was sent; otherwise close the connection after the response."""
-    if exchange.response_started:
-        exchange.abandon()
-    elif not exchange.disconnected:
-        exchange.respond(500, _ERROR_HEADERS, _ERROR_BODY)
+            exchange.fail()
 
 
 # -- the thread <-> loop handoff ------------------------------------------------------------
