@@ -441,19 +441,8 @@ class Exchange:
             RuntimeError: called before :meth:`start` or after :meth:`end`, or the
                 data would exceed the declared Content-Length or a bodiless status.
         """
-        if not self.status:
-            raise RuntimeError("write() called before start()")
-        if self.response_ended:
-            raise RuntimeError("write() called after end()")
-        if self.disconnected:
-            raise ClientDisconnected()
+        self._count_written(data)
         framing = self._framing
-        if framing is _LENGTH:
-            if len(data) > self._remaining:
-                raise RuntimeError("response body is longer than its Content-Length")
-            self._remaining -= len(data)
-        elif framing is _NO_BODY and data:
-            raise RuntimeError(f"a {self.status} response cannot have a body")
         if self.method == "HEAD" or not data:
             payload = b""
         elif framing is _CHUNKED:
@@ -467,6 +456,26 @@ class Exchange:
             self._conn.write(payload)
             self.bytes_sent += len(data)
         await self._conn.drain()
+
+    def _count_written(self, data: bytes) -> None:
+        """Check that ``data`` may be written now, and count it against Content-Length.
+
+        Raises:
+            ClientDisconnected, RuntimeError: as :meth:`write` says.
+        """
+        if not self.status:
+            raise RuntimeError("write() called before start()")
+        if self.response_ended:
+            raise RuntimeError("write() called after end()")
+        if self.disconnected:
+            raise ClientDisconnected()
+        framing = self._framing
+        if framing is _LENGTH:
+            if len(data) > self._remaining:
+                raise RuntimeError("response body is longer than its Content-Length")
+            self._remaining -= len(data)
+        elif framing is _NO_BODY and data:
+            raise RuntimeError(f"a {self.status} response cannot have a body")
 
     async def end(self) -> None:
         """Finish a streamed response.

@@ -370,18 +370,7 @@ class ASGIExchange(Exchange):
 
     async def write(self, data: bytes) -> None:
         """Send a piece of a streamed response; returns once the server took it."""
-        if not self.status:
-            raise RuntimeError("write() called before start()")
-        if self.response_ended:
-            raise RuntimeError("write() called after end()")
-        if self.disconnected:
-            raise ClientDisconnected()
-        if self._framing is Framing.LENGTH:
-            if len(data) > self._remaining:
-                raise RuntimeError("response body is longer than its Content-Length")
-            self._remaining -= len(data)
-        elif self._framing is Framing.NONE and data:
-            raise RuntimeError(f"a {self.status} response cannot have a body")
+        self._count_written(data)
         await self._send_head()
         if data and self.method != "HEAD":
             await self.emit_body(bytes(data), more=True)
