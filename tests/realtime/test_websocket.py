@@ -209,7 +209,14 @@ async def test_receive_text_refuses_binary_with_1003() -> None:
         assert client.close_code == 1003
 
 
-async def test_receive_json_refuses_bad_json_with_1007() -> None:
+@pytest.mark.parametrize(
+    "message",
+    [
+        pytest.param("{not json", id="malformed"),
+        pytest.param(b'"\xff\xfe"', id="binary-bad-utf8"),
+    ],
+)
+async def test_receive_json_refuses_bad_json_with_1007(message: str | bytes) -> None:
     app = App()
 
     @app.websocket("/")
@@ -217,7 +224,7 @@ async def test_receive_json_refuses_bad_json_with_1007() -> None:
         await ws.receive_json()
 
     async with serving(app) as server, connect(url(server)) as client:
-        await client.send("{not json")
+        await client.send(message)
         await client.wait_closed()
         assert client.close_code == 1007
 

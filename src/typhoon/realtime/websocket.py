@@ -361,7 +361,7 @@ class WebSocket:
         message = await self.receive()
         try:
             return msgspec.json.decode(message)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):  # older msgspec: bad UTF-8 is the latter
             await self.close(INVALID_DATA, "the message is not valid JSON")
             raise WebSocketClosed(INVALID_DATA, "the message is not valid JSON") from None
 

@@ -204,10 +204,10 @@ class Request:
             raise HTTPError(400, "invalid JSON body: the body is empty")
         try:
             return msgspec.json.decode(body)
-        except msgspec.DecodeError as exc:
-            raise HTTPError(400, f"invalid JSON body: {exc}") from None
-        except UnicodeDecodeError:  # msgspec raises it for bad UTF-8 inside a string
-            raise HTTPError(400, "invalid JSON body: not valid UTF-8") from None
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            # msgspec reports bad UTF-8 differently from one release to the next (a
+            # UnicodeDecodeError, or a DecodeError with its own wording): name it once here.
+            raise HTTPError(400, f"invalid JSON body: {_json_error_reason(body, exc)}") from None
 
     async def form(
         self,
@@ -247,3 +247,12 @@ class Request:
     def holds_files(self) -> bool:
         """The body was parsed as a form, which may hold uploaded files to close."""
         return self._form is not None
+
+
+def _json_error_reason(body: bytes, exc: Exception) -> str:
+    """Why ``body`` is not JSON: bad UTF-8 first, else what the decoder said."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not valid UTF-8"
+    return str(exc)
