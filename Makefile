@@ -6,15 +6,29 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
 
-.PHONY: venv demo test lint typecheck contracts unit coverage bench bench-ws autobahn clean
+.PHONY: venv constraints demo test lint typecheck contracts unit coverage bench bench-ws autobahn clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every installed package to the versions make test last passed
+# with, so a new release upstream cannot fail a run that changed nothing here.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[all,dev]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# make constraints: resolve the newest releases pyproject.toml allows in a scratch venv and
+# write them to constraints.txt (then run make test, and commit both together).
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install --quiet --upgrade pip
+	.venv-constraints/bin/python -m pip install --quiet -e '.[all,dev]'
+	{ sed -n '1,3p' constraints.txt; .venv-constraints/bin/python -m pip freeze --exclude-editable \
+		| grep -v '^typhoon'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .venv-constraints
 
 demo: venv
 	$(BIN)/typhoon run examples.demo:app --host 127.0.0.1 --port $(PORT)
