@@ -26,7 +26,7 @@ import os
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The media type of :meth:`Registry.expose`'s output."""
@@ -247,6 +247,9 @@ class Histogram(Metric):
             yield count, pairs, cumulative
 
 
+_M = TypeVar("_M", bound=Metric)
+
+
 class Registry:
     """Metric families by name, written out together.
 
@@ -262,14 +265,15 @@ class Registry:
         self._metrics: dict[str, Metric] = {}
         self._taken: set[str] = set()
 
-    def register(self, metric: Metric) -> None:
-        """Add ``metric``. Raises ValueError when one of its sample names is taken."""
+    def register(self, metric: _M) -> _M:
+        """Add ``metric`` and return it. Raises ValueError when one of its sample names is taken."""
         names = metric.sample_names()
         clash = self._taken.intersection(names)
         if metric.name in self._metrics or clash:
             raise ValueError(f"a metric called {metric.name!r} is already registered")
         self._metrics[metric.name] = metric
         self._taken.update(names)
+        return metric
 
     def counter(
         self,
@@ -280,9 +284,7 @@ class Registry:
         function: Callable[[], float] | None = None,
     ) -> Counter:
         """Register and return a :class:`Counter`."""
-        metric = Counter(name, help, labelnames, function=function)
-        self.register(metric)
-        return metric
+        return self.register(Counter(name, help, labelnames, function=function))
 
     def gauge(
         self,
@@ -293,9 +295,7 @@ class Registry:
         function: Callable[[], float] | None = None,
     ) -> Gauge:
         """Register and return a :class:`Gauge`."""
-        metric = Gauge(name, help, labelnames, function=function)
-        self.register(metric)
-        return metric
+        return self.register(Gauge(name, help, labelnames, function=function))
 
     def histogram(
         self,
@@ -306,9 +306,7 @@ class Registry:
         buckets: Sequence[float] = DEFAULT_BUCKETS,
     ) -> Histogram:
         """Register and return a :class:`Histogram`."""
-        metric = Histogram(name, help, labelnames, buckets=buckets)
-        self.register(metric)
-        return metric
+        return self.register(Histogram(name, help, labelnames, buckets=buckets))
 
     def get(self, name: str) -> Metric | None:
         return self._metrics.get(name)
