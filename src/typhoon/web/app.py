@@ -10,11 +10,16 @@ HTTPError by its status first; then by exception class along the MRO; a route gr
 handlers before the app's), so middleware always sees a response. What no handler
 claims is logged once and answered by the app's 500 handler if it has one, else by a
 plain 500 (a traceback page in debug mode).
+
+App's other parts live beside this module (their public names re-exported here): the
+route decorators and :class:`RouteGroup` in ``_registry.py``; startup, drain and
+shutdown (and the hooks, services and pub/sub hub they run) in ``_lifecycle.py``; the
+shapes of middleware, hooks and error handlers in ``_hooks.py``; :func:`to_response`
+in ``response.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import html
@@ -22,25 +27,36 @@ import inspect
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar, cast
 
-from typhoon.http.app_api import Draining, Mountable
-from typhoon.http.app_api import Lifespan as HasLifespan
+from typhoon.http.app_api import Mountable
 from typhoon.http.exchange import Exchange
 from typhoon.http.limits import HTTPConfig
 from typhoon.http.logs import LogConfig, configure_logging
 from typhoon.http.metrics import CONTENT_TYPE, Registry
 from typhoon.http.server import run as run_server
-from typhoon.http.state import ServerState
 from typhoon.net.tasks import Supervisor
+from typhoon.web._hooks import (
+    AfterHook,
+    BeforeHook,
+    CallNext,
+    ErrorHandler,
+    F,
+    Hook,
+    Middleware,
+    _call,
+    _find_handler,
+    _link,
+)
+from typhoon.web._lifecycle import _Lifecycle
+from typhoon.web._registry import RouteGroup, _Routes, is_handler_class
 from typhoon.web.asgi import Receive, Scope, Send, serve_asgi
 from typhoon.web.errors import HTTPError
 from typhoon.web.metrics import AppMetrics, check_metrics_path
-from typhoon.web.realtime_hooks import hooks as realtime_hooks
 from typhoon.web.request import Request
-from typhoon.web.response import HTML, JSON, Redirect, Response, Sent, Text
+from typhoon.web.response import HTML, Redirect, Response, Sent, Text, to_response
 from typhoon.web.routing import (
     DEFAULT_CONVERTERS,
     Converter,
@@ -53,23 +69,24 @@ from typhoon.web.routing import (
 )
 from typhoon.web.services import NetService
 
+__all__ = [
+    "AfterHook",
+    "App",
+    "BeforeHook",
+    "CallNext",
+    "ErrorHandler",
+    "Hook",
+    "Lifespan",
+    "Middleware",
+    "RouteGroup",
+    "is_handler_class",
+    "to_response",
+]
+
 logger = logging.getLogger("typhoon.error")
 
-CallNext = Callable[[Request], Awaitable[Response]]
-Middleware = Callable[[Request, CallNext], Awaitable[Response]]
-# Hooks and error handlers may be ``async def`` or plain ``def`` (run on the loop: keep them quick).
-BeforeHook = Callable[[Request], Awaitable[Any] | Any]
-AfterHook = Callable[[Request, Response], Awaitable[Response | None] | Response | None]
-ErrorHandler = Callable[[Request, Any], Awaitable[Any] | Any]
-Hook = Callable[[], Awaitable[None] | None]
 Lifespan = Callable[["App"], AbstractAsyncContextManager[None]]
-F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
-
-
-def is_handler_class(endpoint: object) -> bool:
-    """True for a RequestHandler subclass (anything with Tornado's handler protocol)."""
-    return isinstance(endpoint, type) and hasattr(endpoint, "implemented_methods")
 
 
 def _is_async_callable(endpoint: object) -> bool:
@@ -77,14 +94,6 @@ def _is_async_callable(endpoint: object) -> bool:
     return inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(
         getattr(endpoint, "__call__", None)  # noqa: B004 - the __call__ itself is inspected
     )
-
-
-async def _call(hook: Callable[..., Any], *args: Any) -> Any:
-    """Call a hook or error handler, awaiting its result when it is awaitable."""
-    value = hook(*args)
-    if inspect.isawaitable(value):
-        value = await value
-    return value
 
 
 def _host_name(host: str) -> str:
@@ -95,208 +104,7 @@ def _host_name(host: str) -> str:
     return host
 
 
-class _Routes:
-    """What App and RouteGroup share: the decorators, all sugar over ``add_route``."""
-
-    def add_route(
-        self,
-        path: str,
-        endpoint: Any,
-        /,  # so that handler kwargs may be called "path" (Tornado's StaticFileHandler)
-        methods: Iterable[str] | None = None,
-        *,
-        name: str | None = None,
-        host: str | None = None,
-        **kwargs: Any,
-    ) -> Route:
-        raise NotImplementedError
-
-    def route(
-        self,
-        path: str,
-        methods: Iterable[str] | None = None,
-        *,
-        name: str | None = None,
-        host: str | None = None,
-        **kwargs: Any,
-    ) -> Callable[[F], F]:
-        """Register a view function or a RequestHandler class for ``path``.
-
-        Example::
-
-            @app.route("/posts/{post_id:int}")
-            class PostHandler(RequestHandler):
-                async def get(self, post_id: int) -> None: ...
-        """
-
-        def register(endpoint: F) -> F:
-            self.add_route(path, endpoint, methods, name=name, host=host, **kwargs)
-            return endpoint
-
-        return register
-
-    def _method(
-        self, method: str, path: str, name: str | None, host: str | None
-    ) -> Callable[[F], F]:
-        return self.route(path, (method,), name=name, host=host)
-
-    def get(
-        self, path: str, *, name: str | None = None, host: str | None = None
-    ) -> Callable[[F], F]:
-        return self._method("GET", path, name, host)
-
-    def post(
-        self, path: str, *, name: str | None = None, host: str | None = None
-    ) -> Callable[[F], F]:
-        return self._method("POST", path, name, host)
-
-    def put(
-        self, path: str, *, name: str | None = None, host: str | None = None
-    ) -> Callable[[F], F]:
-        return self._method("PUT", path, name, host)
-
-    def patch(
-        self, path: str, *, name: str | None = None, host: str | None = None
-    ) -> Callable[[F], F]:
-        return self._method("PATCH", path, name, host)
-
-    def delete(
-        self, path: str, *, name: str | None = None, host: str | None = None
-    ) -> Callable[[F], F]:
-        return self._method("DELETE", path, name, host)
-
-    def websocket(
-        self, path: str, *, name: str | None = None, host: str | None = None, **options: Any
-    ) -> Callable[[F], F]:
-        """Route ``path`` to a WebSocket endpoint.
-
-        The endpoint is ``async def endpoint(ws, **path_params)`` or a
-        ``WebSocketHandler`` subclass (see :mod:`typhoon.realtime`). ``options`` are
-        those of ``WebSocketOptions`` (``max_message_size``, ``ping_interval``,
-        ``origins``, ``subprotocols``…), for a function endpoint.
-
-        Example::
-
-            @app.websocket("/echo")
-            async def echo(ws):
-                async for message in ws:
-                    await ws.send(message)
-
-        Raises:
-            TypeError: the endpoint is neither, or an option is unknown.
-            RuntimeError: typhoon.realtime is not installed.
-        """
-
-        def register(endpoint: F) -> F:
-            make = realtime_hooks.websocket_view
-            if make is None:
-                realtime_hooks.require("app.websocket()")
-            view = make(endpoint, options)
-            methods = None if is_handler_class(view) else ["GET"]
-            self.add_route(path, view, methods, name=name, host=host)
-            return endpoint
-
-        return register
-
-    def options(
-        self, path: str, *, name: str | None = None, host: str | None = None
-    ) -> Callable[[F], F]:
-        return self._method("OPTIONS", path, name, host)
-
-
-class _AnyConverter(Mapping[str, Converter]):
-    """Every name is a converter (a segment): lets a group check its paths before include."""
-
-    def __getitem__(self, name: str) -> Converter:
-        return DEFAULT_CONVERTERS.get(name, DEFAULT_CONVERTERS["str"])
-
-    def __contains__(self, name: object) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(DEFAULT_CONVERTERS)
-
-    def __len__(self) -> int:
-        return len(DEFAULT_CONVERTERS)
-
-
-_ANY_CONVERTER = _AnyConverter()
-
-
-class RouteGroup(_Routes):
-    """Routes under a common prefix with their own middleware and error handlers.
-
-    A group is a recipe (like a Flask blueprint): it records routes, and
-    ``app.include(group)`` adds them to the app.
-
-    Example::
-
-        api = RouteGroup("/api", name="api")
-
-        @api.get("/items/{id:int}", name="item")
-        async def item(request, id): ...
-
-        app.include(api)          # GET /api/items/1; url_for("api.item", id=1)
-    """
-
-    def __init__(
-        self,
-        prefix: str = "",
-        *,
-        name: str | None = None,
-        middleware: Sequence[Middleware] = (),
-        host: str | None = None,
-    ) -> None:
-        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
-            raise ValueError(
-                f"group prefix must start with '/' and not end with it, got {prefix!r}"
-            )
-        self.prefix = prefix
-        self.name = name
-        self.host = host
-        self.middleware: list[Middleware] = list(middleware)
-        self.error_handlers: dict[type[BaseException] | int, ErrorHandler] = {}
-        self._entries: list[
-            tuple[str, Any, Iterable[str] | None, str | None, str | None, dict[str, Any]]
-        ] = []
-
-    def add_route(
-        self,
-        path: str,
-        endpoint: Any,
-        /,  # so that handler kwargs may be called "path" (Tornado's StaticFileHandler)
-        methods: Iterable[str] | None = None,
-        *,
-        name: str | None = None,
-        host: str | None = None,
-        **kwargs: Any,
-    ) -> Route:
-        route = Route(
-            self.prefix + path,
-            endpoint,
-            methods,
-            name,
-            kwargs,
-            host or self.host,
-            converters=_ANY_CONVERTER,  # the app's converters are checked by include()
-        )
-        self._entries.append((path, endpoint, methods, name, host, kwargs))
-        return route
-
-    def errorhandler(self, key: type[BaseException] | int) -> Callable[[F], F]:
-        """Handle an exception class or a status raised by this group's routes."""
-
-        def register(handler: F) -> F:
-            self.error_handlers[key] = handler
-            return handler
-
-        return register
-
-    def add_middleware(self, middleware: Middleware) -> None:
-        self.middleware.append(middleware)
-
-
-class App(_Routes):
+class App(_Routes, _Lifecycle):
     """A typhoon application.
 
     Args:
@@ -530,17 +338,6 @@ class App(_Routes):
 
         return register
 
-    def on_startup(self, hook: F) -> F:
-        """Run ``hook()`` once before the first request is served."""
-        self._check_not_frozen("on_startup")
-        self._startup.append(hook)
-        return hook
-
-    def on_shutdown(self, hook: F) -> F:
-        """Run ``hook()`` once after the server has drained (last added runs first)."""
-        self._shutdown.append(hook)
-        return hook
-
     def _check_not_frozen(self, what: str) -> None:
         if self.router.frozen:
             raise RuntimeError(f"{what}() called after the app started serving")
@@ -553,59 +350,6 @@ class App(_Routes):
         return self.router.url_for(name, *args, **params)
 
     reverse_url = url_for
-
-    # -- the pub/sub hub ---------------------------------------------------------------------
-
-    @property
-    def pubsub(self) -> Any:
-        """The publish/subscribe hub shared by WebSockets, SSE and long polling.
-
-        Made on first use from the ``pubsub`` setting: None or ``"memory"`` for the
-        in-process hub, ``"redis://host:port/db"`` to share it through Redis, or a hub
-        object (see :mod:`typhoon.realtime.pubsub`). It is closed at shutdown.
-        """
-        hub = self._pubsub
-        if hub is None:
-            make = realtime_hooks.make_hub
-            if make is None:
-                realtime_hooks.require("app.pubsub")
-            hub = self._pubsub = make(self.settings.get("pubsub"))
-        return hub
-
-    @pubsub.setter
-    def pubsub(self, hub: Any) -> None:
-        self._pubsub = hub
-
-    # -- raw servers beside the app ----------------------------------------------------------
-
-    def serve_also(
-        self,
-        endpoint: str,
-        protocol: Callable[..., asyncio.BaseProtocol],
-        *,
-        drain_timeout: float = 30.0,
-        **options: Any,
-    ) -> NetService:
-        """Serve a ``typhoon.net`` protocol beside the app, on the app's lifecycle.
-
-        It starts listening at startup (after the startup hooks), stops accepting and
-        asks its connections to shut down when the server drains, and is gone before
-        the shutdown hooks run. ``options`` go to :func:`typhoon.net.serve`: protocol
-        keyword arguments, and ``max_connections``, ``idle_timeout``, ``clock``.
-
-        Example::
-
-            app.serve_also("tcp:9000", LineChat, app=app)
-
-        Raises:
-            ValueError: a malformed endpoint (naming the wrong part), or a negative
-                ``drain_timeout``.
-            TypeError: ``protocol`` is not callable.
-        """
-        self._check_not_frozen("serve_also")
-        service = NetService(endpoint, protocol, options, drain_timeout)
-        self.services.append(service)
-        return service
 
     # -- metrics -----------------------------------------------------------------------------
 
@@ -654,16 +398,7 @@ class App(_Routes):
         self._metrics_path = path.encode("latin-1")
         return metrics
 
-    def server_started(self, state: ServerState) -> None:
-        """A server began serving this app (its connections feed the metrics)."""
-        if self.metrics is not None:
-            self.metrics.server_started(state)
-
-    def server_stopped(self, state: ServerState) -> None:
-        if self.metrics is not None:
-            self.metrics.server_stopped(state)
-
-    # -- lifecycle -------------------------------------------------------------------------
+    # -- building the chain ----------------------------------------------------------------
 
     def _guard(self, call_next: CallNext) -> CallNext:
         """Make ``call_next`` return a response for any exception raised inside it.
@@ -713,50 +448,6 @@ class App(_Routes):
             if sub.metrics is None:
                 sub.metrics = self.metrics  # its WebSockets count in this app's gauge
             sub.freeze()
-
-    async def startup(self) -> None:
-        self.freeze()
-        for _, sub in self.mounts:
-            if isinstance(sub, HasLifespan):
-                await sub.startup()
-        if self._lifespan is not None:
-            self._lifespan_stack = contextlib.AsyncExitStack()
-            await self._lifespan_stack.enter_async_context(self._lifespan(self))
-        for hook in self._startup:
-            await _call(hook)
-        for started, service in enumerate(self.services):
-            try:
-                await service.start()
-            except BaseException:
-                for earlier in self.services[:started]:
-                    await earlier.stop()
-                raise
-
-    def draining(self) -> None:
-        """The server began a graceful drain: end pub/sub streams and long polls."""
-        if self._pubsub is not None:
-            self._pubsub.drain()
-        for service in self.services:
-            service.draining()
-        for _, sub in self.mounts:
-            if isinstance(sub, Draining):
-                sub.draining()
-
-    async def shutdown(self) -> None:
-        for service in self.services:
-            await service.stop()
-        for hook in reversed(self._shutdown):
-            await _call(hook)
-        if self._pubsub is not None:
-            await self._pubsub.close()
-        if self._lifespan_stack is not None:
-            stack, self._lifespan_stack = self._lifespan_stack, None
-            await stack.aclose()
-        for _, sub in reversed(self.mounts):
-            if isinstance(sub, HasLifespan):
-                await sub.shutdown()
-        # Calls not started are cancelled; those in progress finish on their own.
-        await self._workers.stop(timeout=0)
 
     def _mounted_apps(self) -> list[App]:
         return [sub for _, sub in self.mounts if isinstance(sub, App)]
@@ -988,80 +679,3 @@ class App(_Routes):
 
 
 _PLAIN_SEND = Response.send
-
-
-def _link(middleware: Middleware, call_next: CallNext) -> CallNext:
-    """Bind ``middleware`` to the rest of the chain."""
-
-    async def call(request: Request) -> Response:
-        return await middleware(request, call_next)
-
-    return call
-
-
-def _find_handler(
-    handlers: Mapping[type[BaseException] | int, ErrorHandler], exc: BaseException
-) -> ErrorHandler | None:
-    """The handler for ``exc``: by status for an HTTPError, then by class along the MRO."""
-    if not handlers:
-        return None
-    if isinstance(exc, HTTPError):
-        handler = handlers.get(exc.status)
-        if handler is not None:
-            return handler
-    for cls in type(exc).__mro__:
-        handler = handlers.get(cls)
-        if handler is not None:
-            return handler
-    return None
-
-
-def to_response(value: Any) -> Response:
-    """Turn what a view returned into a Response.
-
-    str → HTML, bytes → application/octet-stream, dict or list → JSON, None → 204,
-    ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)`` → the same
-    with that status and those headers (a mapping or a list of pairs).
-
-    Example::
-
-        to_response(({"id": 1}, 201, {"location": "/items/1"}))
-
-    Raises:
-        TypeError: anything else, or a status that is not an int.
-        ValueError: a status outside 100-599.
-    """
-    if isinstance(value, Response):
-        return value
-    if isinstance(value, str):
-        return HTML(value)
-    if isinstance(value, bytes):
-        return Response(value, media_type="application/octet-stream")
-    if isinstance(value, dict | list):
-        return JSON(value)
-    if value is None:
-        return Response(status=204)
-    if isinstance(value, tuple) and len(value) in (2, 3):
-        status, headers = (value[1], value[2]) if len(value) == 3 else (value[1], None)
-        if len(value) == 2 and isinstance(status, Mapping | list):
-            status, headers = None, value[1]
-        response = to_response(value[0])
-        if status is not None:
-            if isinstance(status, bool) or not isinstance(status, int):
-                raise TypeError(f"a view returned status {status!r}, which is not an int")
-            if not 100 <= status <= 599:
-                raise ValueError(f"a view returned status {status!r}, outside 100-599")
-            response.status = status
-        items = (
-            headers.items() if isinstance(headers, Mapping) else () if headers is None else headers
-        )
-        if not isinstance(items, Iterable) or isinstance(items, str | bytes):
-            raise TypeError(
-                f"a view returned headers {headers!r}: use a dict or (name, value) pairs"
-            )
-        for pair in items:
-            if not isinstance(pair, tuple) or len(pair) != 2:
-                raise TypeError(f"a view returned header {pair!r}, not a (name, value) pair")
-            response.add_header(*pair)
-        return response
-    raise TypeError(f"a view returned {type(value).__name__}, which is not a response")

@@ -3,6 +3,7 @@
 Every response renders to ``(status, [(name, value), ...], body)`` with the header
 bytes built once, and :meth:`Response.send` hands that to the exchange in one write.
 :class:`Streaming` sends an async iterator piece by piece, waiting on the client.
+:func:`to_response` turns what a view returns (a str, a dict, a tuple…) into one.
 """
 
 from __future__ import annotations
@@ -271,3 +272,54 @@ class Sent(Response):
 
     async def send(self, exchange: Exchange) -> None:
         return None
+
+
+def to_response(value: Any) -> Response:
+    """Turn what a view returned into a Response.
+
+    str → HTML, bytes → application/octet-stream, dict or list → JSON, None → 204,
+    ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)`` → the same
+    with that status and those headers (a mapping or a list of pairs).
+
+    Example::
+
+        to_response(({"id": 1}, 201, {"location": "/items/1"}))
+
+    Raises:
+        TypeError: anything else, or a status that is not an int.
+        ValueError: a status outside 100-599.
+    """
+    if isinstance(value, Response):
+        return value
+    if isinstance(value, str):
+        return HTML(value)
+    if isinstance(value, bytes):
+        return Response(value, media_type="application/octet-stream")
+    if isinstance(value, dict | list):
+        return JSON(value)
+    if value is None:
+        return Response(status=204)
+    if isinstance(value, tuple) and len(value) in (2, 3):
+        status, headers = (value[1], value[2]) if len(value) == 3 else (value[1], None)
+        if len(value) == 2 and isinstance(status, Mapping | list):
+            status, headers = None, value[1]
+        response = to_response(value[0])
+        if status is not None:
+            if isinstance(status, bool) or not isinstance(status, int):
+                raise TypeError(f"a view returned status {status!r}, which is not an int")
+            if not 100 <= status <= 599:
+                raise ValueError(f"a view returned status {status!r}, outside 100-599")
+            response.status = status
+        items = (
+            headers.items() if isinstance(headers, Mapping) else () if headers is None else headers
+        )
+        if not isinstance(items, Iterable) or isinstance(items, str | bytes):
+            raise TypeError(
+                f"a view returned headers {headers!r}: use a dict or (name, value) pairs"
+            )
+        for pair in items:
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                raise TypeError(f"a view returned header {pair!r}, not a (name, value) pair")
+            response.add_header(*pair)
+        return response
+    raise TypeError(f"a view returned {type(value).__name__}, which is not a response")
