@@ -401,6 +401,66 @@ async def test_group_prefix_names_and_own_middleware() -> None:
     assert app.url_for("api.post", s="x-y") == "/api/posts/x-y"
 
 
+def test_url_for_an_unnamed_route_by_its_function_name_like_flask() -> None:
+    app = App()
+    api = RouteGroup("/api", name="api")
+    plain = RouteGroup("/plain")
+
+    @app.get("/users/{user_id:int}")
+    async def show_user(request: Request, user_id: int) -> str:
+        return ""
+
+    @app.get("/")
+    @app.get("/index")  # one view on two paths: the first registered is used
+    async def index(request: Request) -> str:
+        return ""
+
+    @api.get("/items/{item_id:int}")
+    async def show_item(request: Request, item_id: int) -> str:
+        return ""
+
+    @plain.get("/page")
+    async def page(request: Request) -> str:
+        return ""
+
+    app.add_route("/handler", ItemHandler)
+    app.add_route("/named", _text, name="explicit")
+    app.add_route("/anonymous", lambda request: "")
+    app.include(api)
+    app.include(plain)
+
+    assert app.url_for("show_user", user_id=7) == "/users/7"
+    assert app.url_for("index") == "/index"
+    assert app.url_for("api.show_item", item_id=3) == "/api/items/3"
+    assert app.url_for("page") == "/plain/page"
+    assert app.reverse_url("ItemHandler") == "/handler"
+    assert app.url_for("explicit") == "/named"
+    with pytest.raises(KeyError, match="no route named '_text'"):  # it has an explicit name
+        app.url_for("_text")
+    with pytest.raises(KeyError, match="no route named '<lambda>'"):
+        app.url_for("<lambda>")
+
+
+def test_url_for_refuses_a_function_name_several_views_share() -> None:
+    app = App()
+
+    def make(path: str) -> None:
+        @app.get(path)
+        async def view(request: Request) -> str:
+            return path
+
+    make("/a")
+    make("/b")
+    with pytest.raises(KeyError, match="'view' is the function name of several"):
+        app.url_for("view")
+
+    @app.get("/c", name="view")  # an explicit name wins over the shared implicit one
+    async def other(request: Request) -> str:
+        return ""
+
+    assert app.url_for("view") == "/c"
+
+
 async def test_group_error_handlers_first_then_the_app() -> None:
     app = App()
     api = RouteGroup("/api")

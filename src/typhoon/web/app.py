@@ -251,7 +251,7 @@ class App(_Routes, _Lifecycle):
                 f"route {route.path!r}: keyword arguments {sorted(route.kwargs)} are only "
                 "for handler classes"
             )
-        self.router.add(route)
+        self.router.add(route, implicit_name=_implicit_name(endpoint, group))
         if group is not None:
             self._route_groups[id(route)] = group
         return route
@@ -345,7 +345,10 @@ class App(_Routes, _Lifecycle):
     def url_for(self, name: str, /, *args: Any, **params: Any) -> str:
         """The path of the route called ``name``. Raises KeyError or ValueError.
 
-        ``name`` is positional-only, so a route may have a parameter called ``name``.
+        ``name`` is a route's ``name=``, or else its view's function name (Flask's
+        endpoint; ``"group.function"`` in a named route group), unless several views
+        share that function name. It is positional-only, so a route may have a
+        parameter called ``name``.
         """
         return self.router.url_for(name, *args, **params)
 
@@ -679,3 +682,18 @@ class App(_Routes, _Lifecycle):
 
 
 _PLAIN_SEND = Response.send
+
+
+def _implicit_name(endpoint: object, group: RouteGroup | None) -> str | None:
+    """The name a route answers to without ``name=``: its endpoint's ``__name__``.
+
+    Flask's rule: ``url_for("show_user")`` for ``def show_user``, and
+    ``"api.show_user"`` inside a route group named ``api``. None for an endpoint
+    without an identifier for a name (a lambda, a partial).
+    """
+    name = getattr(endpoint, "__name__", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        return None
+    if group is not None and group.name:
+        return f"{group.name}.{name}"
+    return name

@@ -599,11 +599,22 @@ class Router:
         self._buckets: dict[str, list[Route]] = {}
         self._unbucketed: list[Route] = []
         self._names: dict[str, Route] = {}
+        # Names routes get from their endpoint (a view's function name); None marks a
+        # name that several endpoints share, which url_for refuses.
+        self._implicit: dict[str, Route | None] = {}
         self._frozen = False
         self.has_host_routes = False
 
-    def add(self, route: Route) -> Route:
+    def add(self, route: Route, *, implicit_name: str | None = None) -> Route:
         """Add ``route``; a name may be used once.
+
+        Args:
+            route: the route.
+            implicit_name: a name the route answers to in :meth:`url_for` without having
+                been given one (Flask's endpoint name: the view function's name). Several
+                routes of one endpoint share it (the first is used); routes of different
+                endpoints make it ambiguous, and ``url_for`` then says so. A route's
+                explicit ``name`` takes precedence over any implicit name.
 
         Raises:
             RuntimeError: the router is frozen (the app is serving).
@@ -615,6 +626,14 @@ class Router:
             if route.name in self._names:
                 raise ValueError(f"a route named {route.name!r} already exists")
             self._names[route.name] = route
+        elif implicit_name is not None:
+            implicit = self._implicit
+            if implicit_name not in implicit:
+                implicit[implicit_name] = route
+            else:
+                first = implicit[implicit_name]
+                if first is not None and first.endpoint is not route.endpoint:
+                    implicit[implicit_name] = None
         if route.host_regex is not None:
             self.has_host_routes = True
         self.routes.append(route)
@@ -704,14 +723,23 @@ class Router:
     def url_for(self, name: str, /, *args: Any, **params: Any) -> str:
         """The path of the route called ``name``, filled with ``params``.
 
+        ``name`` is a route's ``name=``, else the implicit name of an unnamed route (see
+        :meth:`add`).
+
         Raises:
-            KeyError: no route has that name.
+            KeyError: no route has that name, or several endpoints share it implicitly.
             ValueError: the parameters do not fit the route.
         """
-        try:
-            route = self._names[name]
-        except KeyError:
-            raise KeyError(f"no route named {name!r}") from None
+        route = self._names.get(name)
+        if route is None:
+            if name not in self._implicit:
+                raise KeyError(f"no route named {name!r}")
+            route = self._implicit[name]
+            if route is None:
+                raise KeyError(
+                    f"{name!r} is the function name of several routes' endpoints; "
+                    "give the one you mean a name= and use that"
+                )
         return route.url(*args, **params)
 
 
