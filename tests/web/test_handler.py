@@ -300,16 +300,16 @@ async def test_handler_set_header_and_status_reject_bad_values() -> None:
 
 
 def test_encoded_headers_are_remembered_within_a_bound() -> None:
-    from typhoon.web import handler
+    from typhoon.web import _handler_headers as headers
 
-    assert handler._encode_header("X-Test", "1") is handler._encode_header("X-Test", "1")
-    assert handler._encode_header("X-Test", 1) == (b"X-Test", b"1")  # numbers: not remembered
+    assert headers._encode_header("X-Test", "1") is headers._encode_header("X-Test", "1")
+    assert headers._encode_header("X-Test", 1) == (b"X-Test", b"1")  # numbers: not remembered
     for i in range(3000):
-        assert handler._encode_header("X-Test", str(i)) == (b"X-Test", str(i).encode())
-    assert len(handler._ENCODED_HEADERS) <= 1024
+        assert headers._encode_header("X-Test", str(i)) == (b"X-Test", str(i).encode())
+    assert len(headers._ENCODED_HEADERS) <= 1024
     with pytest.raises(ValueError, match="unsafe value"):
-        handler._encode_header("X-Test", "a\nb")
-    assert ("X-Test", "a\nb") not in handler._ENCODED_HEADERS
+        headers._encode_header("X-Test", "a\nb")
+    assert ("X-Test", "a\nb") not in headers._ENCODED_HEADERS
 
 
 async def test_handler_misuse_raises_clear_errors() -> None:

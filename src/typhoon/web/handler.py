@@ -24,6 +24,11 @@ Rules of operation:
 * When the client goes away before the response is complete,
   :meth:`~RequestHandler.on_connection_close` runs (then, with the server's default
   cancel-on-disconnect, the handler is cancelled and ``on_finish`` does not run).
+
+This module holds the lifecycle, output and errors. RequestHandler inherits its
+argument accessors from ``_handler_args`` and its cookie, signed-cookie, user and XSRF
+methods from ``_handler_cookies`` (with ``@authenticated``); ``_handler_headers`` checks
+and encodes the headers it sets.
 """
 
 from __future__ import annotations
@@ -32,38 +37,27 @@ import asyncio
 import dataclasses
 import datetime
 import functools
-import hmac
 import html
 import inspect
 import logging
-import re
-import secrets
-import time
 import traceback
 from collections.abc import Awaitable, Callable, Generator
-from email.utils import format_datetime
 from http import HTTPStatus
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, overload
-from urllib.parse import quote, urlencode, urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from urllib.parse import quote
 
 import msgspec
 
 from typhoon.http.errors import ClientDisconnected, ProtocolError
 from typhoon.http.writer import BODILESS_STATUSES
+from typhoon.web._handler_args import MISSING, ArgumentsMixin, MissingArgumentError
+from typhoon.web._handler_cookies import _NO_COOKIES, _UNSET, CookiesMixin, authenticated
+from typhoon.web._handler_headers import _encode_header
 from typhoon.web.app import to_response
-from typhoon.web.cookies import SameSite, format_set_cookie
 from typhoon.web.datastructures import MultiDict
 from typhoon.web.errors import HTTPError
 from typhoon.web.response import Response, Sent
-from typhoon.web.signing import (
-    TOKEN_BYTES,
-    create_signed_value,
-    decode_signed_value,
-    mask_token,
-    signed_value_key_version,
-    unmask_token,
-)
 
 if TYPE_CHECKING:
     from typhoon.web.app import App
@@ -71,30 +65,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("typhoon.error")
 
-F = TypeVar("F", bound=Callable[..., Any])
 H = TypeVar("H", bound=type["RequestHandler"])
-D = TypeVar("D")
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 _METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
 _UNSAFE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _NO_BODY_HEADERS = frozenset((b"content-type", b"content-encoding", b"content-language"))
 _json_encode = msgspec.json.Encoder().encode
-
-
-class _Missing:
-    """The "no default" marker of the argument getters."""
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
-_UNSET: Any = _Missing()
 
 
 class Finish(Exception):
@@ -109,24 +88,8 @@ class Finish(Exception):
     """
 
 
-class MissingArgumentError(HTTPError):
-    """A required argument is missing: 400 ``Missing argument <name>``.
-
-    Attributes:
-        arg_name: the name of the missing argument.
-    """
-
-    def __init__(self, arg_name: str) -> None:
-        super().__init__(400, f"Missing argument {arg_name}")
-        self.arg_name = arg_name
-
-
-# The shared starting values of a handler's headers, cookies and body arguments.
+# The shared starting value of a handler's headers.
 _DEFAULT_HEADERS: list[tuple[bytes, bytes]] = [(b"content-type", b"text/html; charset=utf-8")]
-_NO_COOKIES: dict[str, str] = {}
-_NO_ARGUMENTS: MultiDict[str] = MultiDict()
-_HEADER_NAMES: dict[str, bytes] = {}  # header names already checked, encoded
-_ENCODED_HEADERS: dict[tuple[str, str], tuple[bytes, bytes]] = {}  # (name, str value) checked
 
 
 class _WrittenResponse(Response):
@@ -155,7 +118,7 @@ class _Done:
         yield  # pragma: no cover - makes this a generator
 
 
-class RequestHandler:
+class RequestHandler(ArgumentsMixin, CookiesMixin):
     """Base class of Tornado-style handlers: subclass it and define ``get``, ``post``…
 
     Attributes:
@@ -179,7 +142,8 @@ class RequestHandler:
 
     # Per-request state. What every request reads is set by __init__ (on CPython 3.11 an
     # instance attribute is read faster than a class attribute); the rest starts as these
-    # class-level defaults, replaced (never changed in place) by the requests that use it.
+    # class-level defaults, replaced (never changed in place) by the requests that use it
+    # (the mixins declare their own: _body_arguments, _current_user, _xsrf_token).
     path_args: tuple[Any, ...] = ()
     _facts: _ClassFacts
     _status: int
@@ -194,9 +158,6 @@ class RequestHandler:
     _sent = False
     _flushing: asyncio.Future[None] | None = None
     _loop: asyncio.AbstractEventLoop | None = None
-    _current_user: Any = _UNSET
-    _body_arguments: MultiDict[str] = _NO_ARGUMENTS  # immutable: sharing it is safe
-    _xsrf_token: str | None = None
     _close_tasks: set[asyncio.Task[Any]] | None = None  # made by the first async close hook
 
     def __init__(self, app: App, request: Request, **kwargs: Any) -> None:
@@ -700,226 +661,6 @@ class RequestHandler:
     def _summary(self) -> str:
         return f"{self.request.method} {self.request.exchange.target.decode('latin-1')}"
 
-    # -- input -------------------------------------------------------------------------------
-
-    @overload
-    def get_argument(self, name: str, *, strip: bool = True) -> str: ...
-    @overload
-    def get_argument(self, name: str, default: D, strip: bool = True) -> str | D: ...
-
-    def get_argument(self, name: str, default: Any = MISSING, strip: bool = True) -> Any:
-        """The last value of argument ``name`` (query string, then form body).
-
-        Raises:
-            MissingArgumentError: absent and no default (400 ``Missing argument name``).
-            HTTPError: 400 if the value is not valid UTF-8.
-
-        Example::
-
-            page = int(self.get_argument("page", "1"))
-        """
-        values = self.get_arguments(name, strip)
-        return self._last(name, values, default)
-
-    def get_arguments(self, name: str, strip: bool = True) -> list[str]:
-        """Every value of argument ``name``, query string first, then form body."""
-        return self._clean(name, self.request.query, strip) + self._clean(
-            name, self._body_arguments, strip
-        )
-
-    @overload
-    def get_query_argument(self, name: str, *, strip: bool = True) -> str: ...
-    @overload
-    def get_query_argument(self, name: str, default: D, strip: bool = True) -> str | D: ...
-
-    def get_query_argument(self, name: str, default: Any = MISSING, strip: bool = True) -> Any:
-        """The last value of ``name`` in the query string (see :meth:`get_argument`)."""
-        return self._last(name, self.get_query_arguments(name, strip), default)
-
-    def get_query_arguments(self, name: str, strip: bool = True) -> list[str]:
-        return self._clean(name, self.request.query, strip)
-
-    @overload
-    def get_body_argument(self, name: str, *, strip: bool = True) -> str: ...
-    @overload
-    def get_body_argument(self, name: str, default: D, strip: bool = True) -> str | D: ...
-
-    def get_body_argument(self, name: str, default: Any = MISSING, strip: bool = True) -> Any:
-        """The last value of ``name`` in a form body (see :meth:`get_argument`)."""
-        return self._last(name, self.get_body_arguments(name, strip), default)
-
-    def get_body_arguments(self, name: str, strip: bool = True) -> list[str]:
-        return self._clean(name, self._body_arguments, strip)
-
-    @staticmethod
-    def _last(name: str, values: list[str], default: Any) -> Any:
-        if values:
-            return values[-1]
-        if default is MISSING:
-            raise MissingArgumentError(name)
-        return default
-
-    @staticmethod
-    def _clean(name: str, source: MultiDict[str], strip: bool) -> list[str]:
-        values = []
-        for value in source.getall(name):
-            try:
-                value.encode()
-            except UnicodeEncodeError:
-                raise HTTPError(400, f"Invalid unicode in argument {name}") from None
-            value = _CONTROL_CHARS.sub(" ", value)
-            values.append(value.strip() if strip else value)
-        return values
-
-    # -- cookies -----------------------------------------------------------------------------
-
-    def get_cookie(self, name: str, default: str | None = None) -> str | None:
-        """The value of cookie ``name`` the client sent, or ``default``."""
-        return self.request.cookies.get(name, default)
-
-    def set_cookie(
-        self,
-        name: str,
-        value: str | bytes,
-        domain: str | None = None,
-        expires: float | datetime.datetime | None = None,
-        path: str = "/",
-        expires_days: float | None = None,
-        *,
-        max_age: int | None = None,
-        httponly: bool = True,
-        secure: bool = False,
-        samesite: SameSite | None = "lax",
-    ) -> None:
-        """Set a cookie (HttpOnly and SameSite=Lax unless told otherwise).
-
-        Args:
-            expires: a datetime or a POSIX timestamp; ``expires_days`` counts from now.
-
-        Raises:
-            ValueError: the name or value cannot be a cookie (see ``web.cookies``).
-        """
-        self._check_headers_open("set_cookie")
-        text = value.decode("latin-1") if isinstance(value, bytes) else value
-        if expires_days is not None and expires is None:
-            expires = time.time() + expires_days * 86400
-        if isinstance(expires, int | float):
-            expires = datetime.datetime.fromtimestamp(expires, datetime.UTC)
-        if self._cookies is _NO_COOKIES:
-            self._cookies = {}
-        self._cookies[name] = format_set_cookie(
-            name,
-            text,
-            max_age=max_age,
-            expires=expires,
-            path=path,
-            domain=domain,
-            secure=secure,
-            httponly=httponly,
-            samesite=samesite,
-        )
-
-    def clear_cookie(self, name: str, path: str = "/", domain: str | None = None) -> None:
-        """Tell the client to delete cookie ``name`` (same path and domain as when set)."""
-        self.set_cookie(name, "", path=path, domain=domain, max_age=0, expires=0)
-
-    def clear_all_cookies(self, path: str = "/", domain: str | None = None) -> None:
-        """Delete every cookie the client sent."""
-        for name in self.request.cookies:
-            self.clear_cookie(name, path, domain)
-
-    def require_setting(self, name: str, feature: str = "this feature") -> Any:
-        """The setting ``name``, or a RuntimeError explaining that ``feature`` needs it."""
-        value = self.settings.get(name)
-        if not value:
-            raise RuntimeError(f"set App({name}=...) to use {feature}")
-        return value
-
-    def create_signed_value(self, name: str, value: str | bytes, version: int | None = None) -> str:
-        """Sign ``value`` for cookie ``name`` with ``cookie_secret`` (see ``web.signing``)."""
-        if version not in (None, 2):
-            raise ValueError(f"only signed value version 2 is written, got {version!r}")
-        secret = self.require_setting("cookie_secret", "signed cookies")
-        return create_signed_value(
-            secret, name, value, key_version=self.settings.get("key_version")
-        )
-
-    def set_signed_cookie(
-        self,
-        name: str,
-        value: str | bytes,
-        expires_days: float | None = 30,
-        version: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Set a cookie whose value is signed (the client can read it, not change it).
-
-        Example::
-
-            self.set_signed_cookie("user", str(user.id))
-        """
-        signed = self.create_signed_value(name, value, version)
-        self.set_cookie(name, signed, expires_days=expires_days, **kwargs)
-
-    def get_signed_cookie(
-        self,
-        name: str,
-        value: str | None = None,
-        max_age_days: float = 31,
-        min_version: int | None = None,
-    ) -> bytes | None:
-        """The verified value of a signed cookie; None if absent, tampered or expired.
-
-        Example::
-
-            user_id = self.get_signed_cookie("user")  # b"42" or None
-        """
-        secret = self.require_setting("cookie_secret", "signed cookies")
-        if value is None:
-            value = self.get_cookie(name)
-        return decode_signed_value(
-            secret, name, value, max_age_days=max_age_days, min_version=min_version
-        )
-
-    def get_signed_cookie_key_version(self, name: str, value: str | None = None) -> int | None:
-        """The key version a signed cookie claims (not verified), or None."""
-        self.require_setting("cookie_secret", "signed cookies")
-        return signed_value_key_version(self.get_cookie(name) if value is None else value)
-
-    set_secure_cookie = set_signed_cookie  # Tornado's older names
-    get_secure_cookie = get_signed_cookie
-    get_secure_cookie_key_version = get_signed_cookie_key_version
-
-    # -- users -------------------------------------------------------------------------------
-
-    @property
-    def current_user(self) -> Any:
-        """The user, from :meth:`get_current_user` (called once); None when anonymous."""
-        if self._current_user is _UNSET:
-            user = self.get_current_user()
-            if inspect.isawaitable(user):
-                if inspect.iscoroutine(user):
-                    user.close()
-                raise RuntimeError(
-                    "an async get_current_user() is awaited before prepare(); "
-                    "current_user cannot be read earlier"
-                )
-            self._current_user = user
-        return self._current_user
-
-    @current_user.setter
-    def current_user(self, value: Any) -> None:
-        self._current_user = value
-
-    def get_current_user(self) -> Any:
-        """Override to identify the user (may be ``async def``); None means anonymous."""
-        return None
-
-    def get_login_url(self) -> str | None:
-        """Where :func:`authenticated` sends anonymous users: ``settings["login_url"]``."""
-        login_url: str | None = self.settings.get("login_url")
-        return login_url
-
     # -- URLs --------------------------------------------------------------------------------
 
     def reverse_url(self, name: str, /, *args: Any, **kwargs: Any) -> str:
@@ -942,54 +683,6 @@ class RequestHandler:
         if include_host:
             url = f"{self.request.scheme}://{self.request.host}{url}"
         return url
-
-    # -- XSRF --------------------------------------------------------------------------------
-
-    @property
-    def xsrf_token(self) -> str:
-        """The XSRF token for forms and headers, masked afresh for each request.
-
-        Reading it sets the XSRF cookie when the client has none (not HttpOnly, so
-        scripts can copy it into an ``X-XSRFToken`` header).
-        """
-        if self._xsrf_token is None:
-            raw = unmask_token(self.get_cookie(self._xsrf_cookie_name))
-            if raw is None:
-                raw = secrets.token_bytes(TOKEN_BYTES)
-                if not self._headers_written:
-                    options: dict[str, Any] = {"httponly": False}
-                    options.update(self.settings.get("xsrf_cookie_kwargs") or {})
-                    self.set_cookie(self._xsrf_cookie_name, mask_token(raw), **options)
-            self._xsrf_token = mask_token(raw)
-        return self._xsrf_token
-
-    @property
-    def _xsrf_cookie_name(self) -> str:
-        name: str = self.settings.get("xsrf_cookie_name") or "_xsrf"
-        return name
-
-    def xsrf_form_html(self) -> str:
-        """``<input type="hidden" name="_xsrf" value="…"/>`` for a form."""
-        return f'<input type="hidden" name="_xsrf" value="{html.escape(self.xsrf_token)}"/>'
-
-    def check_xsrf_cookie(self) -> None:
-        """Check that the ``_xsrf`` argument (or X-XSRFToken/X-CSRFToken header) matches
-        the XSRF cookie; done for every POST/PUT/PATCH/DELETE with ``xsrf_cookies=True``.
-
-        Raises:
-            HTTPError: 403 when the token is missing or does not match.
-        """
-        token = (
-            self.get_argument("_xsrf", None)
-            or self.request.headers.get("x-xsrftoken")
-            or self.request.headers.get("x-csrftoken")
-        )
-        if not token:
-            raise HTTPError(403, "'_xsrf' argument missing from POST")
-        sent = unmask_token(token)
-        expected = unmask_token(self.get_cookie(self._xsrf_cookie_name))
-        if sent is None or expected is None or not hmac.compare_digest(sent, expected):
-            raise HTTPError(403, "XSRF cookie does not match POST argument")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)  # slots: the fastest attributes to read
@@ -1056,110 +749,11 @@ def _is_async(method: Callable[..., Any]) -> bool:
     return found
 
 
-def _encode_header(name: str, value: str | int | float | datetime.datetime) -> tuple[bytes, bytes]:
-    """Check a header for set_header()/add_header() and encode it as it will be sent.
-
-    Handlers send the same few headers again and again (Content-Type, Cache-Control…):
-    a header with a str value is checked and encoded once, then remembered.
-
-    Raises:
-        ValueError: the name is not a token, or the value holds CR, LF or NUL or is not
-            Latin-1.
-        TypeError: the value is not a str, int, float or datetime.
-    """
-    if type(value) is not str:  # a number or a date (or a str subclass): not remembered
-        return _check_header(name, value)
-    header = _ENCODED_HEADERS.get((name, value))
-    if header is None:
-        header = _check_header(name, value)
-        if len(_ENCODED_HEADERS) >= 1024:  # bounded: start afresh rather than keep old values
-            _ENCODED_HEADERS.clear()
-        _ENCODED_HEADERS[name, value] = header
-    return header
-
-
-def _check_header(name: str, value: str | int | float | datetime.datetime) -> tuple[bytes, bytes]:
-    """:func:`_encode_header` for a header not remembered.
-
-    Raises:
-        ValueError: the name is not a token, or the value holds CR, LF or NUL or is not
-            Latin-1.
-        TypeError: the value is not a str, int, float or datetime.
-    """
-    raw_name = _HEADER_NAMES.get(name)
-    if raw_name is None:
-        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
-            raise ValueError(f"invalid header name {name!r}")
-        raw_name = name.encode("latin-1")
-        if len(_HEADER_NAMES) < 4096:  # bounded: applications use a fixed set of names
-            _HEADER_NAMES[name] = raw_name
-    if isinstance(value, str):  # the usual case first
-        text = value
-    elif isinstance(value, datetime.datetime):
-        when = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
-        text = format_datetime(when.astimezone(datetime.UTC), usegmt=True)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        text = str(value)
-    else:
-        raise TypeError(f"header {name!r}: unsupported value type {type(value).__name__}")
-    if "\r" in text or "\n" in text or "\x00" in text:
-        raise ValueError(f"unsafe value for header {name!r}: {text!r}")
-    try:
-        return raw_name, text.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValueError(f"header {name!r}: the value must be Latin-1") from None
-
-
 def _phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
-
-
-def authenticated(method: F) -> F:
-    """Require a logged-in user for a verb method (sync or async).
-
-    An anonymous GET or HEAD is redirected to ``settings["login_url"]`` with
-    ``?next=<this url>``; anything else (or no login_url) is 403.
-
-    Example::
-
-        class Account(RequestHandler):
-            @authenticated
-            def get(self) -> None:
-                self.write(f"hello {self.current_user}")
-    """
-
-    def deny(handler: RequestHandler) -> None:
-        login_url = handler.get_login_url()
-        if handler.request.method not in ("GET", "HEAD") or not login_url:
-            raise HTTPError(403)
-        target = handler.request.exchange.target.decode("latin-1")
-        if urlsplit(login_url).scheme:
-            target = handler.request.url
-        separator = "&" if "?" in login_url else "?"
-        handler.redirect(login_url + separator + urlencode({"next": target}))
-
-    if inspect.iscoroutinefunction(method):
-
-        @functools.wraps(method)
-        async def async_wrapper(self: RequestHandler, *args: Any, **kwargs: Any) -> Any:
-            if self.current_user is None:
-                deny(self)
-                return None
-            return await method(self, *args, **kwargs)
-
-        return cast(F, async_wrapper)
-
-    @functools.wraps(method)
-    def wrapper(self: RequestHandler, *args: Any, **kwargs: Any) -> Any:
-        if self.current_user is None:
-            deny(self)
-            return None
-        return method(self, *args, **kwargs)
-
-    return cast(F, wrapper)
 
 
 def stream_request_body(cls: H) -> H:
