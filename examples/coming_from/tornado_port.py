@@ -20,7 +20,6 @@ from typing import Any
 import jinja2
 
 from typhoon import App, HTTPError, RequestHandler, WebSocketHandler, authenticated
-from typhoon.net import Repeating, every
 
 TEMPLATES = {
     "board.html": (
@@ -137,19 +136,10 @@ def make_app(store: MessageStore | None = None, **settings: Any) -> App:
         template_renderer=jinja2_renderer(TEMPLATES),
         **settings,
     )
-    ticker: list[Repeating] = []
 
-    @app.on_startup
-    def start_ticker() -> None:  # was: PeriodicCallback(tick, 60_000).start()
-        def tick() -> None:
-            store.ticks += 1
-
-        ticker.append(every(60, tick, now=False, clock=settings.get("clock")))
-
-    @app.on_shutdown
-    def stop_ticker() -> None:
-        for repeating in ticker:
-            repeating.stop()
+    @app.every(60, clock=settings.get("clock"))
+    async def tick() -> None:  # was: PeriodicCallback(tick, 60_000).start()
+        store.ticks += 1
 
     return app
 

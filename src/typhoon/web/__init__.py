@@ -14,6 +14,7 @@ from typhoon.web.handler import (
     authenticated,
     stream_request_body,
 )
+from typhoon.web.jobs import Job
 from typhoon.web.metrics import AppMetrics, MetricsConfig
 from typhoon.web.request import Request
 from typhoon.web.response import (
@@ -43,6 +44,7 @@ __all__ = [
     "FormLimits",
     "HTTPError",
     "Headers",
+    "Job",
     "MetricsConfig",
     "Middleware",
     "MissingArgumentError",

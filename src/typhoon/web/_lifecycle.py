@@ -1,24 +1,28 @@
 """App's life around the requests: startup, drain and shutdown, and what they run.
 
 :class:`_Lifecycle` is a base of App: the startup and shutdown hooks, the lifespan
-context, the raw servers served beside the app (``serve_also``), the pub/sub hub, and
-what the HTTP server calls as it starts, drains and stops (the
+context, the raw servers served beside the app (``serve_also``), periodic jobs, the
+pub/sub hub, and what the HTTP server calls as it starts, drains and stops (the
 :mod:`typhoon.http.app_api` optional protocols). Startup runs mounted apps, the
-lifespan, the hooks, then the services; shutdown undoes it in reverse.
+lifespan, the hooks, the services, then the periodic jobs (``every``, in
+:mod:`typhoon.web.jobs`); shutdown undoes it in reverse.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from typhoon.http.app_api import Draining, Mountable
 from typhoon.http.app_api import Lifespan as HasLifespan
 from typhoon.http.state import ServerState
+from typhoon.net.clock import Clock
 from typhoon.net.tasks import Supervisor
+from typhoon.net.timers import _check_seconds
 from typhoon.web._hooks import F, Hook, _call
+from typhoon.web.jobs import Job
 from typhoon.web.metrics import AppMetrics
 from typhoon.web.realtime_hooks import hooks as realtime_hooks
 from typhoon.web.services import NetService
@@ -34,6 +38,7 @@ class _Lifecycle:
     settings: dict[str, Any]
     mounts: list[tuple[str, App | Mountable]]
     services: list[NetService]
+    jobs: list[Job]
     metrics: AppMetrics | None
     _startup: list[Hook]
     _shutdown: list[Hook]
@@ -43,6 +48,7 @@ class _Lifecycle:
     _pubsub: Any
     freeze: Callable[[], None]
     _check_not_frozen: Callable[[str], None]
+    run_in_thread: Callable[..., Awaitable[Any]]
 
     def on_startup(self, hook: F) -> F:
         """Run ``hook()`` once before the first request is served."""
@@ -108,6 +114,41 @@ class _Lifecycle:
         self.services.append(service)
         return service
 
+    # -- periodic jobs -----------------------------------------------------------------------
+
+    def every(
+        self, seconds: float, *, now: bool = False, clock: Clock | None = None
+    ) -> Callable[[F], F]:
+        """Call the decorated function every ``seconds`` while the app serves.
+
+        The first call comes ``seconds`` after startup (at startup with ``now=True``).
+        An ``async def`` job runs on the loop, a plain ``def`` one on the thread pool. An
+        exception is logged and the job runs again at its next tick; draining starts no
+        new call, and shutdown cancels one in progress. The :class:`~typhoon.web.jobs.Job`
+        is in ``app.jobs``. ``clock``: a ``typhoon.testing.FakeClock`` in tests.
+
+        Example::
+
+            @app.every(60)
+            async def purge_expired() -> None:
+                await sessions.purge()
+
+        Raises:
+            ValueError: ``seconds`` is not a positive finite number.
+            TypeError: the decorated object is not callable.
+            RuntimeError: the app is already serving.
+        """
+        self._check_not_frozen("every")
+        _check_seconds(seconds, "seconds", zero=False)
+
+        def register(fn: F) -> F:
+            self.jobs.append(
+                Job(fn, seconds, now=now, clock=clock, run_in_thread=self.run_in_thread)
+            )
+            return fn
+
+        return register
+
     # -- the server's calls ----------------------------------------------------------------
 
     def server_started(self, state: ServerState) -> None:
@@ -136,11 +177,15 @@ class _Lifecycle:
                 for earlier in self.services[:started]:
                     await earlier.stop()
                 raise
+        for job in self.jobs:
+            job.start()
 
     def draining(self) -> None:
         """The server began a graceful drain: end pub/sub streams and long polls."""
         if self._pubsub is not None:
             self._pubsub.drain()
+        for job in self.jobs:
+            job.draining()
         for service in self.services:
             service.draining()
         for _, sub in self.mounts:
@@ -148,6 +193,8 @@ class _Lifecycle:
                 sub.draining()
 
     async def shutdown(self) -> None:
+        for job in self.jobs:
+            await job.stop()
         for service in self.services:
             await service.stop()
         for hook in reversed(self._shutdown):

@@ -54,6 +54,7 @@ from typhoon.web._lifecycle import _Lifecycle
 from typhoon.web._registry import RouteGroup, _Routes, is_handler_class
 from typhoon.web.asgi import Receive, Scope, Send, serve_asgi
 from typhoon.web.errors import HTTPError
+from typhoon.web.jobs import Job
 from typhoon.web.metrics import AppMetrics, check_metrics_path
 from typhoon.web.request import Request
 from typhoon.web.response import HTML, Redirect, Response, Sent, Text, to_response
@@ -181,6 +182,7 @@ class App(_Routes, _Lifecycle):
         self._route_groups: dict[int, RouteGroup] = {}
         self._pubsub: Any = None
         self.services: list[NetService] = []
+        self.jobs: list[Job] = []  # see every()
         self.metrics: AppMetrics | None = None  # see enable_metrics()
         self._metrics_path = b""
         for entry in routes or ():
