@@ -1,7 +1,7 @@
-"""``typhoon run module:attr``: resolve the settings, load the application, serve it.
+"""The ``typhoon`` command: ``typhoon run module:attr`` and ``typhoon routes module:attr``.
 
-The settings come from :mod:`typhoon.cli.config`; this module turns them into a running
-server.
+``run`` resolves the settings (:mod:`typhoon.cli.config`), loads the application and
+serves it; ``routes`` prints an App's routing table (:mod:`typhoon.cli.routes`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from typhoon import __version__
-from typhoon.cli import config, workers
+from typhoon.cli import config, routes, workers
 from typhoon.cli.interfaces import as_application
 from typhoon.cli.workers import WorkersConfig
 from typhoon.http.app_api import Application
@@ -77,12 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="docs/server.md, section Configuration, has the details.",
     )
     config.add_arguments(run, config.GROUPS)
+
+    routes = commands.add_parser(
+        "routes",
+        help="list an App's routes",
+        description="Print the routing table of a typhoon App: methods, path, the name "
+        "url_for knows the route by, and the endpoint; mounted Apps' routes follow.",
+    )
+    routes.add_argument("app", help="module:attr of a typhoon App (attr defaults to app)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "routes":
+        return _routes(args.app)
     assert args.command == "run", "argparse admits only known commands"
     try:
         loaded = config.load(args, os.environ, cwd=Path.cwd(), groups=config.GROUPS)
@@ -94,9 +104,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(loaded, sys.argv[1:] if argv is None else list(argv))
 
 
-def _refuse(message: str) -> int:
-    sys.stderr.write(f"typhoon run: error: {message}\n")
+def _refuse(message: str, command: str = "run") -> int:
+    sys.stderr.write(f"typhoon {command}: error: {message}\n")
     return 2
+
+
+def _routes(spec: str) -> int:
+    """``typhoon routes``: print the App's routing table; 2 when ``spec`` is no App."""
+    try:
+        app = load_app(spec, "typhoon")
+    except ValueError as exc:
+        return _refuse(str(exc), "routes")
+    if not isinstance(app, App):
+        return _refuse(f"{spec!r} is not a typhoon App; routes lists an App's routes", "routes")
+    sys.stdout.write(routes.format_table(routes.route_rows(app)))
+    return 0
 
 
 def _run(loaded: config.Loaded, argv: Sequence[str]) -> int:

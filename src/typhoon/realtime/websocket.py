@@ -754,6 +754,7 @@ def websocket_view(endpoint: Endpoint, options: Mapping[str, Any]) -> Any:
     WebSocketOptions.from_settings({}, **options)  # a bad option fails at registration
     view.__name__ = getattr(endpoint, "__name__", "websocket")
     view.__qualname__ = getattr(endpoint, "__qualname__", view.__name__)
+    view.__module__ = getattr(endpoint, "__module__", view.__module__)
     view.__doc__ = endpoint.__doc__
     return view
 

@@ -720,6 +720,19 @@ class Router:
             if found is not None:
                 yield route, found[0], found[1]
 
+    def name_of(self, route: Route) -> str | None:
+        """The name ``url_for`` knows ``route`` by: its ``name=``, else its implicit name.
+
+        None when it has neither, or when its implicit name is ambiguous or belongs to an
+        earlier route of the same endpoint.
+        """
+        if route.name is not None:
+            return route.name
+        for name, found in self._implicit.items():
+            if found is route and name not in self._names:
+                return name
+        return None
+
     def url_for(self, name: str, /, *args: Any, **params: Any) -> str:
         """The path of the route called ``name``, filled with ``params``.
 
