@@ -16,6 +16,7 @@ from typhoon.web.handler import (
 )
 from typhoon.web.jobs import Job
 from typhoon.web.metrics import AppMetrics, MetricsConfig
+from typhoon.web.redirect import RedirectHandler
 from typhoon.web.request import Request
 from typhoon.web.response import (
     HTML,
@@ -51,6 +52,7 @@ __all__ = [
     "MultiDict",
     "NoContent",
     "Redirect",
+    "RedirectHandler",
     "Request",
     "RequestHandler",
     "Response",
