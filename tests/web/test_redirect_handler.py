@@ -72,3 +72,21 @@ async def test_a_url_that_is_not_a_string_is_refused_by_name(
     async with AsyncTestClient(app, raise_server_exceptions=False) as client:
         assert (await client.get("/x")).status_code == 500
     assert "RedirectHandler url must be a str, got 42" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"ulr": "/new"}, "missing a required argument: 'url'"),
+        ({"url": "/new", "permanant": False}, "got an unexpected keyword argument 'permanant'"),
+        ({}, "missing a required argument: 'url'"),
+    ],
+)
+def test_route_arguments_initialize_cannot_take_stop_the_registration(
+    kwargs: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(TypeError) as caught:
+        App([(r"/old", RedirectHandler, kwargs)])
+    message = str(caught.value)
+    assert message.startswith("route '/old': RedirectHandler.initialize() cannot take")
+    assert problem in message

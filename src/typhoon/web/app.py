@@ -246,6 +246,7 @@ class App(_Routes, _Lifecycle):
             if route.methods is not None:
                 raise ValueError(f"methods= is not used with handler class {endpoint.__name__}")
             route.method_set = frozenset(m.upper() for m in endpoint.implemented_methods())
+            _check_initialize(route)
         elif not callable(endpoint):
             raise TypeError(f"route {route.path!r}: endpoint must be callable, got {endpoint!r}")
         elif route.kwargs:
@@ -684,6 +685,29 @@ class App(_Routes, _Lifecycle):
 
 
 _PLAIN_SEND = Response.send
+
+
+def _check_initialize(route: Route) -> None:
+    """Refuse, at registration, route arguments the handler's ``initialize()`` can't take.
+
+    Tornado finds a misspelt or missing argument at the first request, as a 500; here the
+    app does not start. (A handler without an ``initialize()`` of its own refuses route
+    arguments when it is created.)
+
+    Raises:
+        TypeError: naming the route, the handler and the argument.
+    """
+    cls = route.endpoint
+    initialize = getattr(cls, "initialize", None)
+    if not inspect.isfunction(initialize):
+        return
+    try:
+        inspect.signature(initialize).bind(None, **route.kwargs)
+    except TypeError as exc:
+        raise TypeError(
+            f"route {route.path!r}: {cls.__name__}.initialize() cannot take the route's "
+            f"arguments {sorted(route.kwargs)}: {exc}"
+        ) from None
 
 
 def _implicit_name(endpoint: object, group: RouteGroup | None) -> str | None:
