@@ -294,18 +294,70 @@ async def test_workers_serve_https_with_a_certificate(
     assert await served.exit_status() == 0
 
 
-@pytest.mark.parametrize("flag", [["--ssl-port", "0"], ["--redirect-http-port", "0"]])
-def test_workers_refuse_extra_tls_ports_for_now(
-    flag: list[str], certificate: tuple[Path, Path]
+async def _pids_answering(client: httpx.AsyncClient, url: str, prefix: str) -> set[int]:
+    """The worker pids seen on ``url`` (fresh connections) until two answered, or 5 s."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + IO_TIMEOUT_S
+    while len(seen) < 2 and time.monotonic() < deadline:
+        response = await client.get(url, headers={"connection": "close"})
+        assert response.text.startswith(prefix), response.text
+        seen.add(int(response.text.removeprefix(prefix)))
+    return seen
+
+
+@pytest.mark.parametrize("mode", ["reuseport", "shared"])
+async def test_workers_serve_an_ssl_port_with_its_app_and_an_https_redirect(
+    start: Start, certificate: tuple[Path, Path], mode: str
 ) -> None:
     cert, key = certificate
-    done = subprocess.run(
-        [*TYPHOON, "run", "workers_app:app", "--workers", "2", "--certfile", str(cert),
-         "--keyfile", str(key), *flag],
-        cwd=CLI_DIR, capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False,
+    ssl_port, redirect_port = free_port(), free_port()
+    served = start(
+        "--workers", "2", "--certfile", str(cert), "--keyfile", str(key),
+        "--ssl-port", str(ssl_port), "--ssl-app", "workers_app:secure_app",
+        "--redirect-http-port", str(redirect_port),
+        env={"TYPHOON_WORKERS_SOCKET": mode},
     )  # fmt: skip
-    assert done.returncode == 2, done.stderr
-    assert f"{flag[0]} 0: not supported with several workers or reload yet" in done.stderr
+    assert f"https://127.0.0.1:{ssl_port}/" in served.output()
+    assert f"http://127.0.0.1:{redirect_port}/ (redirects to HTTPS)" in served.output()
+    pids = set(served.worker_pids())
+    secure = f"https://127.0.0.1:{ssl_port}/pid"
+    async with httpx.AsyncClient(verify=False, trust_env=False) as client:
+        assert await _pids_answering(client, served.url("/pid"), "") == pids
+        assert await _pids_answering(client, secure, "secure ") == pids
+        moved = await client.get(f"http://127.0.0.1:{redirect_port}/pid?x=1")
+        assert (moved.status_code, moved.headers["location"]) == (
+            308,
+            f"https://127.0.0.1:{ssl_port}/pid?x=1",
+        )
+        served.proc.send_signal(signal.SIGHUP)  # the new workers inherit every port
+        await served.wait_log("all 2 workers replaced")
+        await served.wait_log("(replaced) exited with status 0", count=2)
+        replaced = await _pids_answering(client, secure, "secure ")
+        assert len(replaced) == 2
+        assert not replaced & pids
+    served.proc.send_signal(signal.SIGTERM)
+    assert await served.exit_status() == 0
+    for port in (served.port, ssl_port, redirect_port):
+        with (
+            pytest.raises(ConnectionRefusedError),
+            socket.create_connection(("127.0.0.1", port), timeout=1),
+        ):
+            pass
+
+
+def test_workers_refuse_an_ssl_port_already_taken(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        done = subprocess.run(
+            [*TYPHOON, "run", "workers_app:app", "--port", str(free_port()), "--workers", "2",
+             "--certfile", str(cert), "--keyfile", str(key), "--ssl-port", str(busy)],
+            cwd=CLI_DIR, capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "cannot listen" in done.stderr
 
 
 def start_on_inherited_socket(log: Path) -> tuple[subprocess.Popen[bytes], int, int]:

@@ -3,6 +3,8 @@
 * ``/``: a short text answer.
 * ``/pid``: the serving process's id, so a test can tell the workers apart.
 * ``/slow``: answers after ``SLOW_S`` seconds; prints ``SLOW_STARTED`` on stderr first.
+
+``secure_app`` is the ``--ssl-app``: its ``/pid`` answers ``secure <pid>``.
 """
 
 from __future__ import annotations
@@ -34,3 +36,11 @@ async def slow(request: Request) -> Text:
     print(SLOW_STARTED, file=sys.stderr, flush=True)
     await asyncio.sleep(SLOW_S)
     return Text("slow done")
+
+
+secure_app = App()
+
+
+@secure_app.get("/pid")
+async def secure_pid(request: Request) -> Text:
+    return Text(f"secure {os.getpid()}")

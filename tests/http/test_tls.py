@@ -342,6 +342,24 @@ async def test_serve_refuses_a_tls_app_without_an_ssl_port() -> None:
         await serve(Hello(), port=0, tls=TLSConfig(), tls_app=Hello())
 
 
+@pytest.mark.parametrize(
+    ("which", "message"),
+    [
+        ("ssl_sock", r"ssl_sock needs TLSConfig\.ssl_port"),
+        ("redirect_sock", r"redirect_sock needs TLSConfig\.redirect_http_port"),
+    ],
+)
+async def test_serve_refuses_an_inherited_socket_for_a_port_not_set(
+    certificate: tuple[Path, Path], which: str, message: str
+) -> None:
+    cert, key = certificate
+    tls = TLSConfig(str(cert), str(key))
+    with socket.socket() as sock:
+        ssl_sock, redirect_sock = (sock, None) if which == "ssl_sock" else (None, sock)
+        with pytest.raises(ValueError, match=message):
+            await serve(Hello(), port=0, tls=tls, ssl_sock=ssl_sock, redirect_sock=redirect_sock)
+
+
 async def test_serve_stops_the_started_apps_when_a_later_port_fails(
     certificate: tuple[Path, Path],
 ) -> None:

@@ -129,14 +129,19 @@ def _run(loaded: config.Loaded, argv: Sequence[str]) -> int:
         return _refuse(f"{loaded.origins['loop'].where}: uvloop is not installed")
     use_uvloop = {"auto": None, "uvloop": True, "asyncio": False}[server.loop]
     tls = settings.get(TLSConfig)
-    if workers.is_worker():  # started by a supervisor: its socket, not --fd or --port
+    if workers.is_worker():  # started by a supervisor: its sockets, not --fd or --port
         try:
             app = _load_served_app(settings, loaded)
+            tls_app = load_app(tls.ssl_app) if tls.ssl_app is not None else None
         except ValueError as exc:
             return _refuse(str(exc))
         configure_logging(settings.get(LogConfig), access_log=settings.http.access_log)
         return workers.run_worker(
-            app, config=settings.http, tls=tls if tls.enabled else None, use_uvloop=use_uvloop
+            app,
+            config=settings.http,
+            tls=tls if tls.enabled else None,
+            tls_app=tls_app,
+            use_uvloop=use_uvloop,
         )
     sock = None
     if server.fd is not None:
@@ -193,21 +198,9 @@ def _supervise(
 ) -> int:
     """``--workers N`` or ``--reload``: bind, start the workers and watch over them."""
     server, tls = settings.server, settings.get(TLSConfig)
-    unsupported = [
-        loaded.origins[name].where
-        for name, value in (
-            ("ssl_port", tls.ssl_port),
-            ("redirect_http_port", tls.redirect_http_port),
-        )
-        if value is not None
-    ]
-    if unsupported:
-        return _refuse(
-            f"{', '.join(unsupported)}: not supported with several workers or reload yet"
-        )
     try:
         if tls.enabled:
-            tls.server_context()
+            tls.server_context()  # a bad certificate stops the supervisor, not each worker
         supervisor = workers.prepare(
             settings.get(WorkersConfig),
             argv=argv,
@@ -217,6 +210,9 @@ def _supervise(
             uds=server.uds,
             graceful_timeout_s=settings.http.graceful_timeout_s,
             sock=sock,
+            ssl_port=tls.ssl_port if tls.enabled else None,
+            redirect_http_port=tls.redirect_http_port if tls.enabled else None,
+            scheme="https" if tls.enabled and tls.ssl_port is None else "http",
         )
     except ValueError as exc:
         return _refuse(str(exc))

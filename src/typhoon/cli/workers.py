@@ -52,7 +52,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,9 @@ logger = logging.getLogger("typhoon.workers")
 #: of its end of the control channel and of its listening socket.
 CONTROL_FD_ENV = "TYPHOON_WORKER_CONTROL_FD"
 LISTEN_FD_ENV = "TYPHOON_WORKER_LISTEN_FD"
+#: With ``--ssl-port`` and ``--redirect-http-port``: the sockets of those ports.
+SSL_FD_ENV = "TYPHOON_WORKER_SSL_FD"
+REDIRECT_FD_ENV = "TYPHOON_WORKER_REDIRECT_FD"
 #: ``shared`` (one socket for all workers) or ``reuseport`` (one per worker, Linux).
 SOCKET_MODE_ENV = "TYPHOON_WORKERS_SOCKET"
 
@@ -160,7 +163,13 @@ def socket_mode(uds: str | None) -> str:
 
 
 def bind_listeners(
-    *, host: str, port: int, uds: str | None, workers: int, sock: socket.socket | None = None
+    *,
+    host: str,
+    port: int,
+    uds: str | None,
+    workers: int,
+    sock: socket.socket | None = None,
+    scheme: str = "http",
 ) -> Listeners:
     """Bind and listen: a Unix socket, one shared TCP socket, or ``workers`` SO_REUSEPORT
     sockets on the same address; or share ``sock``, a listening socket this process
@@ -187,7 +196,7 @@ def bind_listeners(
             sock.close()
         raise
     shown = f"[{host}]" if ":" in host else host
-    return Listeners(sockets, f"http://{shown}:{bound_port}/")
+    return Listeners(sockets, f"{scheme}://{shown}:{bound_port}/")
 
 
 def _bind_tcp(host: str, port: int, *, reuse_port: bool) -> socket.socket:
@@ -232,15 +241,26 @@ def is_worker() -> bool:
 
 
 def run_worker(
-    app: Any, *, config: HTTPConfig, tls: TLSConfig | None = None, use_uvloop: bool | None
+    app: Any,
+    *,
+    config: HTTPConfig,
+    tls: TLSConfig | None = None,
+    tls_app: Any = None,
+    use_uvloop: bool | None,
 ) -> int:
-    """Serve ``app`` on the inherited socket until SIGTERM (or the supervisor's end);
-    return the exit status. With ``tls``, the socket speaks HTTPS."""
+    """Serve ``app`` on the inherited sockets until SIGTERM (or the supervisor's end);
+    return the exit status.
+
+    With ``tls``, the main socket speaks HTTPS; or, with ``tls.ssl_port``, the inherited
+    ``--ssl-port`` socket does (served by ``tls_app`` when given), and with
+    ``tls.redirect_http_port`` the inherited redirect socket sends clients there.
+    """
     # Popped, so that a ``typhoon run`` the application starts is not a worker too.
-    control = socket.socket(fileno=int(os.environ.pop(CONTROL_FD_ENV)))
-    listen = socket.socket(fileno=int(os.environ.pop(LISTEN_FD_ENV)))
-    control.set_inheritable(False)
-    listen.set_inheritable(False)
+    control = _inherited(CONTROL_FD_ENV)
+    listen = _inherited(LISTEN_FD_ENV)
+    assert control is not None, "is_worker() said so"
+    assert listen is not None, "the supervisor names both"
+    ssl_sock, redirect_sock = _inherited(SSL_FD_ENV), _inherited(REDIRECT_FD_ENV)
 
     def ready() -> None:
         control.sendall(READY)
@@ -250,10 +270,28 @@ def run_worker(
 
     try:
         return run_server(
-            app, sock=listen, config=config, tls=tls, use_uvloop=use_uvloop, on_ready=ready
+            app,
+            sock=listen,
+            ssl_sock=ssl_sock,
+            redirect_sock=redirect_sock,
+            config=config,
+            tls=tls,
+            tls_app=tls_app,
+            use_uvloop=use_uvloop,
+            on_ready=ready,
         )
     finally:
         control.close()
+
+
+def _inherited(name: str) -> socket.socket | None:
+    """The socket whose descriptor the environment variable ``name`` holds (popped)."""
+    fd = os.environ.pop(name, None)
+    if fd is None:
+        return None
+    sock = socket.socket(fileno=int(fd))
+    sock.set_inheritable(False)
+    return sock
 
 
 def _control_readable(loop: asyncio.AbstractEventLoop, control: socket.socket) -> None:
@@ -345,6 +383,8 @@ class Supervisor:
         config: the number of workers and the reload settings.
         command: how to start a worker (its environment names the inherited sockets).
         listeners: the sockets the workers serve on.
+        extra: more sockets for each worker, by the environment variable that names
+            them (:data:`SSL_FD_ENV`, :data:`REDIRECT_FD_ENV`).
         graceful_timeout_s: the workers' drain deadline; a stop waits that long plus
             :data:`STOP_MARGIN_S` before SIGKILL.
         watch: the directories to watch for reload, or None.
@@ -358,10 +398,12 @@ class Supervisor:
         *,
         graceful_timeout_s: float,
         watch: Sequence[Path] | None = None,
+        extra: Mapping[str, Listeners] | None = None,
     ) -> None:
         self._config = config
         self._command = list(command)
         self._listeners = listeners
+        self._extra = dict(extra or {})
         self._graceful_timeout_s = graceful_timeout_s
         self._watch_dirs = watch
         self._workers: dict[int, Worker] = {}  # the current worker of each slot
@@ -385,7 +427,12 @@ class Supervisor:
         try:
             return net_loop.run(self.run(), use_uvloop=use_uvloop)
         finally:
-            self._listeners.close()
+            self._close_listeners()
+
+    def _close_listeners(self) -> None:
+        self._listeners.close()
+        for listeners in self._extra.values():
+            listeners.close()
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -429,7 +476,7 @@ class Supervisor:
             count = len(started)
             logger.info(
                 "typhoon serving on %s with %d worker%s (pid %s); SIGHUP replaces them",
-                self._listeners.where,
+                ", ".join([self._listeners.where, *(x.where for x in self._extra.values())]),
                 count,
                 "" if count == 1 else "s",
                 pids,
@@ -459,16 +506,18 @@ class Supervisor:
         if self._stopping:
             raise _Stopping
         ours, theirs = socket.socketpair()
-        listen = self._listeners.for_slot(slot)
         env = dict(os.environ)
         env[CONTROL_FD_ENV] = str(theirs.fileno())
-        env[LISTEN_FD_ENV] = str(listen.fileno())
+        env[LISTEN_FD_ENV] = str(self._listeners.for_slot(slot).fileno())
+        for name, listeners in self._extra.items():
+            env[name] = str(listeners.for_slot(slot).fileno())
+        inherited = [int(env[name]) for name in (CONTROL_FD_ENV, LISTEN_FD_ENV, *self._extra)]
         try:
             proc = await asyncio.create_subprocess_exec(
                 *self._command,
                 stdin=subprocess.DEVNULL,
                 env=env,
-                pass_fds=(theirs.fileno(), listen.fileno()),
+                pass_fds=inherited,
                 # Its own session: a Ctrl+C reaches the supervisor only, which
                 # forwards one SIGTERM.
                 start_new_session=True,
@@ -648,7 +697,7 @@ class Supervisor:
         self._stop_watching.set()
         # Workers stop accepting on SIGTERM; with the supervisor's copies closed too,
         # new connections are refused rather than left queued.
-        self._listeners.close()
+        self._close_listeners()
         for worker in list(self._live):
             worker.drain()  # those replaced are draining already
         if not self._live:
@@ -679,11 +728,18 @@ def prepare(
     uds: str | None,
     graceful_timeout_s: float,
     sock: socket.socket | None = None,
+    ssl_port: int | None = None,
+    redirect_http_port: int | None = None,
+    scheme: str = "http",
 ) -> Supervisor:
     """Check the reload settings and bind the sockets; the supervisor is ready to serve.
 
     Args:
         argv: the ``typhoon`` command's arguments; each worker is started with them.
+        ssl_port, redirect_http_port: more TCP ports on ``host`` (``--ssl-port``,
+            ``--redirect-http-port``), bound as the main port is (one socket per slot
+            with SO_REUSEPORT, else one shared).
+        scheme: what the main port speaks, for the log line (``https`` with TLS on it).
 
     Raises:
         ValueError: a setting is wrong (the message says which).
@@ -693,17 +749,46 @@ def prepare(
     if config.reload:
         reloading.check_available()
         watch = reloading.watched_directories(app_spec, config.reload_dirs)
-    listeners = bind_listeners(host=host, port=port, uds=uds, workers=config.workers, sock=sock)
+    listeners = bind_listeners(
+        host=host, port=port, uds=uds, workers=config.workers, sock=sock, scheme=scheme
+    )
+    extra: dict[str, Listeners] = {}
+    try:
+        for name, extra_port, extra_scheme in (
+            (SSL_FD_ENV, ssl_port, "https"),
+            (REDIRECT_FD_ENV, redirect_http_port, "http"),
+        ):
+            if extra_port is not None:
+                extra[name] = bind_listeners(
+                    host=host,
+                    port=extra_port,
+                    uds=None,
+                    workers=config.workers,
+                    scheme=extra_scheme,
+                )
+    except BaseException:
+        for bound in (listeners, *extra.values()):
+            bound.close()
+        raise
+    if REDIRECT_FD_ENV in extra:
+        extra[REDIRECT_FD_ENV].where += " (redirects to HTTPS)"
     command = [sys.executable, "-m", "typhoon", *argv]
     return Supervisor(
-        config, command, listeners, graceful_timeout_s=graceful_timeout_s, watch=watch
+        config,
+        command,
+        listeners,
+        graceful_timeout_s=graceful_timeout_s,
+        watch=watch,
+        extra=extra,
     )
 
 
 __all__ = [
     "CONTROL_FD_ENV",
     "LISTEN_FD_ENV",
+    "REDIRECT_FD_ENV",
     "SOCKET_MODE_ENV",
+    "SSL_FD_ENV",
     "Listeners",
     "Supervisor",
     "WorkersConfig",

@@ -219,6 +219,8 @@ async def serve(
     port: int = 8000,
     uds: str | None = None,
     sock: socket.socket | None = None,
+    ssl_sock: socket.socket | None = None,
+    redirect_sock: socket.socket | None = None,
     config: HTTPConfig | None = None,
     backlog: int = 2048,
     tls: TLSConfig | None = None,
@@ -236,16 +238,23 @@ async def serve(
     With ``tls`` (see :class:`TLSConfig`): the main listener speaks HTTPS, or, with
     ``tls.ssl_port``, HTTPS is served on that port too, by ``tls_app`` when given (the
     application named by ``tls.ssl_app``); ``tls.redirect_http_port`` adds a port that
-    redirects to HTTPS. All of them start, drain and stop together.
+    redirects to HTTPS. All of them start, drain and stop together. ``ssl_sock`` and
+    ``redirect_sock``, already listening (a worker's, inherited), stand in for binding
+    those two ports.
 
     Raises:
         ValueError: the TLS certificate or key cannot be loaded (nothing was started),
-            or ``tls_app`` is given without ``tls.ssl_port``.
+            or ``tls_app``, ``ssl_sock`` or ``redirect_sock`` is given without the
+            ``tls`` setting it serves.
     """
     if tls is not None and not tls.enabled:
         tls = None
     if tls_app is not None and (tls is None or tls.ssl_port is None):
         raise ValueError("tls_app needs TLSConfig.ssl_port (the port it is served on)")
+    if ssl_sock is not None and (tls is None or tls.ssl_port is None):
+        raise ValueError("ssl_sock needs TLSConfig.ssl_port (the port it stands for)")
+    if redirect_sock is not None and (tls is None or tls.redirect_http_port is None):
+        raise ValueError("redirect_sock needs TLSConfig.redirect_http_port")
     if tls is not None:
         tls.server_context()  # fail before anything starts
     main = HTTPServer(app, config, backlog=backlog)
@@ -267,14 +276,20 @@ async def serve(
             if tls_app is not None:
                 secure = HTTPServer(tls_app, config, backlog=backlog)
                 servers.append(secure)
-            await secure.listen_tcp(host, tls.ssl_port, tls=tls)
+            if ssl_sock is not None:
+                await secure.listen_socket(ssl_sock, tls=tls)
+            else:
+                await secure.listen_tcp(host, tls.ssl_port, tls=tls)
             wheres.append(_url("https", host, secure.tls_port) + f" ({tls.ssl_app or 'same app'})")
         else:
             secure = main
         if tls is not None and tls.redirect_http_port is not None:
             redirect = HTTPServer(HTTPSRedirect(secure.tls_port), config)
             servers.append(redirect)
-            await redirect.listen_tcp(host, tls.redirect_http_port)
+            if redirect_sock is not None:
+                await redirect.listen_socket(redirect_sock)
+            else:
+                await redirect.listen_tcp(host, tls.redirect_http_port)
             wheres.append(_url("http", host, redirect.port) + " (redirects to HTTPS)")
     except BaseException:
         await _Together(servers).drain(0)  # the started ones run their shutdown hooks
@@ -317,6 +332,8 @@ def run(
     port: int = 8000,
     uds: str | None = None,
     sock: socket.socket | None = None,
+    ssl_sock: socket.socket | None = None,
+    redirect_sock: socket.socket | None = None,
     config: HTTPConfig | None = None,
     use_uvloop: bool | None = None,
     backlog: int = 2048,
@@ -332,6 +349,8 @@ def run(
             port=port,
             uds=uds,
             sock=sock,
+            ssl_sock=ssl_sock,
+            redirect_sock=redirect_sock,
             config=config,
             tls=tls,
             tls_app=tls_app,
