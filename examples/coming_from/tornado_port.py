@@ -19,30 +19,26 @@ from typing import Any
 
 import jinja2
 
-from typhoon import App, HTTPError, RequestHandler, WebSocketHandler, authenticated
+from typhoon import App, HTTPError, RequestHandler, Templates, WebSocketHandler, authenticated
 
 TEMPLATES = {
     "board.html": (
         "<h1>Board</h1>{% if current_user %}<p>hello, {{ current_user }}</p>"
-        '<form method="post" action="{{ reverse_url("post") }}">{{ xsrf_form_html() | safe }}'
+        '<form method="post" action="{{ reverse_url("post") }}">{{ xsrf_form_html() }}'
         '<input name="text"><button>post</button></form>{% endif %}'
         "<ul>{% for m in messages %}<li>{{ m.author }}: {{ m.text }}</li>{% endfor %}</ul>"
     ),
     "login.html": (
-        '<form method="post">{{ xsrf_form_html() | safe }}<input name="name">'
+        '<form method="post">{{ xsrf_form_html() }}<input name="name">'
         "<button>log in</button></form>"
     ),
 }
 
 
-def jinja2_renderer(templates: dict[str, str]) -> Any:
-    """``template_renderer``: typhoon's hook for ``self.render`` (Tornado's ``template_path``)."""
-    env = jinja2.Environment(loader=jinja2.DictLoader(templates), autoescape=True)
-
-    def render(name: str, **namespace: Any) -> str:
-        return env.get_template(name).render(**namespace)
-
-    return render
+def jinja2_templates(templates: dict[str, str]) -> Templates:
+    """Tornado's ``template_path``, with the templates kept in this file (a DictLoader)."""
+    loader = jinja2.DictLoader(templates)
+    return Templates(environment=jinja2.Environment(loader=loader, autoescape=True))
 
 
 class MessageStore:
@@ -133,7 +129,7 @@ def make_app(store: MessageStore | None = None, **settings: Any) -> App:
         cookie_secret="change me: read it from the environment",
         login_url="/login",
         xsrf_cookies=True,
-        template_renderer=jinja2_renderer(TEMPLATES),
+        templates=jinja2_templates(TEMPLATES),
         **settings,
     )
 

@@ -25,9 +25,11 @@ from typhoon.web import (
     StaticFileHandler,
     StaticFiles,
     Streaming,
+    Templates,
     Text,
     UploadFile,
     authenticated,
+    render,
     stream_request_body,
 )
 
@@ -57,6 +59,7 @@ __all__ = [
     "StaticFileHandler",
     "StaticFiles",
     "Streaming",
+    "Templates",
     "Text",
     "UploadFile",
     "WebSocket",
@@ -64,5 +67,6 @@ __all__ = [
     "WebSocketHandler",
     "__version__",
     "authenticated",
+    "render",
     "stream_request_body",
 ]

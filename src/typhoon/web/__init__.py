@@ -31,6 +31,7 @@ from typhoon.web.response import (
 from typhoon.web.routing import Converter, Route, Router
 from typhoon.web.signing import create_signed_value, decode_signed_value
 from typhoon.web.static import StaticFileHandler, StaticFiles
+from typhoon.web.templates import Templates, render
 
 __all__ = [
     "HTML",
@@ -63,11 +64,13 @@ __all__ = [
     "StaticFileHandler",
     "StaticFiles",
     "Streaming",
+    "Templates",
     "Text",
     "UploadFile",
     "authenticated",
     "create_signed_value",
     "decode_signed_value",
+    "render",
     "stream_request_body",
     "to_response",
 ]

@@ -33,6 +33,7 @@ from typhoon.web.signing import (
     signed_value_key_version,
     unmask_token,
 )
+from typhoon.web.templates import SafeHTML
 
 if TYPE_CHECKING:
     from typhoon.web.handler import RequestHandler
@@ -236,8 +237,13 @@ class CookiesMixin:
         return name
 
     def xsrf_form_html(self) -> str:
-        """``<input type="hidden" name="_xsrf" value="…"/>`` for a form."""
-        return f'<input type="hidden" name="_xsrf" value="{html.escape(self.xsrf_token)}"/>'
+        """``<input type="hidden" name="_xsrf" value="…"/>`` for a form.
+
+        It is :class:`~typhoon.web.templates.SafeHTML`: an autoescaping template puts it
+        in as markup (``{{ xsrf_form_html() }}``), not as escaped text.
+        """
+        token = html.escape(self.xsrf_token)
+        return SafeHTML(f'<input type="hidden" name="_xsrf" value="{token}"/>')
 
     def check_xsrf_cookie(self) -> None:
         """Check that the ``_xsrf`` argument (or X-XSRFToken/X-CSRFToken header) matches

@@ -69,6 +69,7 @@ from typhoon.web.routing import (
     check_converters,
 )
 from typhoon.web.services import NetService
+from typhoon.web.templates import Templates
 
 __all__ = [
     "AfterHook",
@@ -123,6 +124,9 @@ class App(_Routes, _Lifecycle):
         settings: anything else, available as ``app.settings`` (Tornado style).
             ``static="dir"`` (or Tornado's ``static_path``) serves that directory under
             ``static_url_prefix`` (``/static``) with :class:`~typhoon.web.static.StaticFiles`.
+            ``templates="dir"`` (or a :class:`~typhoon.web.templates.Templates`) renders
+            Jinja2 templates from that directory, autoescaped, for ``self.render`` and
+            :func:`~typhoon.web.templates.render`; it is ``app.templates``.
 
     Example::
 
@@ -187,6 +191,16 @@ class App(_Routes, _Lifecycle):
         self._metrics_path = b""
         for entry in routes or ():
             self._add_entry(entry)
+        self.templates: Templates | None = None
+        templates = self.settings.get("templates")
+        if templates is not None:  # App(templates="templates"): Jinja2, see web/templates.py
+            self.templates = (
+                templates
+                if isinstance(templates, Templates)
+                else Templates(templates, auto_reload=debug)
+            )
+            if self.settings.get("template_renderer") is None:
+                self.settings["template_renderer"] = self.templates.render
         static = self.settings.get("static") or self.settings.get("static_path")
         if static is not None:  # App(static="static"), or Tornado's static_path setting
             from typhoon.web.static import StaticFiles

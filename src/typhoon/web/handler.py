@@ -44,7 +44,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Generator
 from http import HTTPStatus
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 from urllib.parse import quote
 
 import msgspec
@@ -598,6 +598,14 @@ class RequestHandler(ArgumentsMixin, CookiesMixin):
         }
 
     # -- errors ------------------------------------------------------------------------------
+
+    def not_found(self, reason: str | None = None) -> NoReturn:
+        """Stop with a 404: ``post = await load(post_id) or self.not_found()``.
+
+        Raises:
+            HTTPError: always, 404 with ``reason`` (``Not Found`` by default).
+        """
+        raise HTTPError(404, reason)
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         """Replace the response with an error page made by :meth:`write_error`.
