@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,15 @@ def test_bad_arguments_are_refused_by_name(
 ) -> None:
     with pytest.raises(error, match=message):
         Templates(*args, **kwargs)
+
+
+def test_without_jinja2_an_app_with_templates_names_the_extra(
+    templates: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "jinja2", None)  # what an import finds when it is absent
+    with pytest.raises(RuntimeError, match=r"pip install 'typhoon\[templates\]'"):
+        App(templates=templates)
+    App()  # an app without templates never imports it
 
 
 def test_an_app_with_a_missing_template_directory_does_not_start(tmp_path: Path) -> None:

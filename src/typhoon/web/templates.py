@@ -163,6 +163,6 @@ def _directories(directory: TemplateDirs | None) -> list[str]:
 def _jinja2() -> Any:
     try:
         import jinja2
-    except ImportError:  # pragma: no cover - the test environment installs every extra
+    except ImportError:
         raise RuntimeError("templates need Jinja2: pip install 'typhoon[templates]'") from None
     return jinja2
