@@ -45,6 +45,46 @@ def test_fake_clock_refuses_to_go_back() -> None:
         FakeClock().advance(-1)
 
 
+async def test_fake_clock_run_for_lets_the_tasks_timers_start_schedule_the_next() -> None:
+    clock = FakeClock(start=0)
+    ticks: list[float] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def job() -> None:
+        await asyncio.sleep(0)  # a task that schedules its next run only when it ends
+        ticks.append(clock.time())
+        clock.call_later(60, start)
+
+    def start() -> None:
+        task = asyncio.ensure_future(job())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    clock.call_later(60, start)
+    clock.advance(180)  # the sync advance: the first task has not even run yet
+    assert ticks == []
+    await asyncio.sleep(0.01)
+    assert ticks == [180]  # it ran once, late, and its next run is still to come
+
+    clock = FakeClock(start=0)
+    ticks.clear()
+    clock.call_later(60, start)
+    await clock.run_for(180)
+    assert ticks == [60, 120, 180]
+    assert clock.time() == 180
+
+
+async def test_fake_clock_run_for_skips_cancelled_timers_and_refuses_to_go_back() -> None:
+    clock = FakeClock(start=0)
+    fired: list[str] = []
+    clock.call_later(1, fired.append, "never").cancel()
+    clock.call_later(2, fired.append, "yes")
+    await clock.run_for(5)
+    assert (fired, clock.time()) == (["yes"], 5)
+    with pytest.raises(ValueError, match="seconds must be >= 0"):
+        await clock.run_for(-1)
+
+
 async def test_memory_transport_collects_writes_and_closes_softly() -> None:
     transport = MemoryTransport()
     lost: list[Exception | None] = []

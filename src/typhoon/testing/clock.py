@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import time
@@ -62,13 +63,49 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         """Move time forward, running every timer that falls due, in order."""
+        end = self._end(seconds)
+        while self._due(end):
+            self._fire_next()
+        self._now = end
+
+    async def run_for(self, seconds: float) -> None:
+        """Move time forward like :meth:`advance`, letting the loop run between timers.
+
+        A timer that starts a task (an ``async`` job of ``app.every``, an ``async``
+        callback of ``later``) has it run before the next timer fires, so that what the
+        task schedules in its turn falls due inside the same ``seconds``:
+        ``await clock.run_for(120)`` calls a 60-second ``async`` job twice, as real time
+        would. Call it from the loop the timers' tasks run on.
+        """
+        end = self._end(seconds)
+        await _let_tasks_run()
+        while self._due(end):
+            self._fire_next()
+            await _let_tasks_run()
+        self._now = end
+        await _let_tasks_run()
+
+    def _end(self, seconds: float) -> float:
         if seconds < 0:
             raise ValueError(f"seconds must be >= 0, got {seconds!r}")
-        end = self._now + seconds
-        while self._timers and self._timers[0][0] <= end:
-            when, _, timer = heapq.heappop(self._timers)
-            if timer.cancelled:
-                continue
+        return self._now + seconds
+
+    def _due(self, end: float) -> bool:
+        """Whether a timer (maybe a cancelled one) is due at or before ``end``."""
+        return bool(self._timers) and self._timers[0][0] <= end
+
+    def _fire_next(self) -> None:
+        when, _, timer = heapq.heappop(self._timers)
+        if not timer.cancelled:
             self._now = max(self._now, when)
             timer.callback(*timer.args)
-        self._now = end
+
+
+# Enough turns of the loop for a started task to run, finish, and have its done
+# callbacks (which may schedule the next timer) run too.
+_SETTLE_TURNS = 10
+
+
+async def _let_tasks_run() -> None:
+    for _ in range(_SETTLE_TURNS):
+        await asyncio.sleep(0)
