@@ -30,6 +30,7 @@ from typhoon.cli.config import (
     show_default,
 )
 from typhoon.http.limits import HTTPConfig, HTTPLimits
+from typhoon.web.metrics import MetricsConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -258,6 +259,13 @@ def test_bad_environment_value_is_refused_naming_the_variable(
 def test_unrelated_typhoon_variables_are_left_alone() -> None:
     loaded = load(env={"TYPHOON_CHROMIUM": "/usr/bin/chromium", "TYPHOON_X": "1"})
     assert sample(loaded) == Sample()
+
+
+def test_what_a_supervisor_tells_its_workers_is_not_taken_for_a_typo() -> None:
+    env = dict.fromkeys(config.INTERNAL_ENV, "3")
+    assert "TYPHOON_METRICS_DIR" in env  # one typo away from TYPHOON_METRICS
+    loaded = load(["m:app"], env=env, groups=GROUPS)
+    assert loaded.groups["metrics"] == MetricsConfig()
 
 
 @pytest.mark.parametrize(

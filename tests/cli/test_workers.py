@@ -294,6 +294,48 @@ async def test_workers_serve_https_with_a_certificate(
     assert await served.exit_status() == 0
 
 
+def _requests_counted(text: str) -> int:
+    """``typhoon_http_requests_total`` for ``GET /pid 200`` in an exposition (0 if absent)."""
+    found = re.search(
+        r'^typhoon_http_requests_total\{route="/pid",method="GET",status="200"\} (\d+)$',
+        text,
+        re.MULTILINE,
+    )
+    return int(found.group(1)) if found else 0
+
+
+async def test_workers_metrics_report_every_worker_and_survive_a_sighup(start: Start) -> None:
+    served = start("--workers", "2", "--metrics")
+    pids = served.worker_pids()
+    answered: list[int] = []
+    async with new_connections_client() as client:
+        deadline = time.monotonic() + IO_TIMEOUT_S
+        while set(answered) != set(pids):  # requests on both workers
+            answered += await get_pids(served.url("/pid"), 10)
+            assert time.monotonic() < deadline, f"only {set(answered)} answered"
+
+        async def scrapes_agree_on(count: int) -> None:
+            deadline = time.monotonic() + IO_TIMEOUT_S  # snapshots are written each second
+            while True:
+                scrapes = [await client.get(served.url("/metrics")) for _ in range(6)]
+                counted = [_requests_counted(scrape.text) for scrape in scrapes]
+                if counted == [count] * 6:
+                    return
+                assert time.monotonic() < deadline, f"scrapes counted {counted}, not {count}"
+                await asyncio.sleep(0.2)
+
+        await scrapes_agree_on(len(answered))
+        served.proc.send_signal(signal.SIGHUP)  # the old workers' totals must not vanish
+        await served.wait_log("all 2 workers replaced")
+        await served.wait_log("(replaced) exited with status 0", count=2)
+        answered += await get_pids(served.url("/pid"), 5)
+        await scrapes_agree_on(len(answered))
+    served.proc.send_signal(signal.SIGTERM)
+    assert await served.exit_status() == 0
+    found = re.search(r"TYPHOON_METRICS_DIR=(\S+)", served.output())
+    assert found is None  # the directory is the supervisor's business, never logged
+
+
 async def _pids_answering(client: httpx.AsyncClient, url: str, prefix: str) -> set[int]:
     """The worker pids seen on ``url`` (fresh connections) until two answered, or 5 s."""
     seen: set[int] = set()

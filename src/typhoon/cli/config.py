@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from typhoon.cli import workers
 from typhoon.cli._settings import (
     ENV_PREFIX,
     TAKES_VALUE,
@@ -56,6 +57,7 @@ from typhoon.cli._settings import (
 from typhoon.cli.workers import WorkersConfig
 from typhoon.http.limits import HTTPConfig
 from typhoon.http.logs import LogConfig
+from typhoon.http.shared_metrics import METRICS_DIR_ENV
 from typhoon.http.tls import TLSConfig
 from typhoon.web.metrics import MetricsConfig
 
@@ -84,6 +86,18 @@ __all__ = [
 T = TypeVar("T")
 
 CONFIG_ENV = "TYPHOON_CONFIG"
+
+#: ``TYPHOON_*`` variables that are not settings: what a supervisor tells its workers.
+INTERNAL_ENV = frozenset(
+    {
+        workers.CONTROL_FD_ENV,
+        workers.LISTEN_FD_ENV,
+        workers.SSL_FD_ENV,
+        workers.REDIRECT_FD_ENV,
+        workers.SOCKET_MODE_ENV,
+        METRICS_DIR_ENV,
+    }
+)
 
 
 Interface = Literal["auto", "typhoon", "asgi", "wsgi"]
@@ -535,9 +549,11 @@ def _strip(message: str, table: Table, setting: Setting) -> str:
 def _check_environ(environ: Mapping[str, str], settings: Sequence[Setting]) -> None:
     """Refuse a ``TYPHOON_*`` variable that is one typo away from a setting's.
 
-    Other ``TYPHOON_*`` variables are left alone: tests and tools use the prefix too.
+    Other ``TYPHOON_*`` variables are left alone: tests and tools use the prefix too, and
+    so do the supervisor's messages to its workers (:data:`INTERNAL_ENV`).
     """
-    known = {s.env[len(ENV_PREFIX) :] for s in settings} | {CONFIG_ENV[len(ENV_PREFIX) :]}
+    names = {s.env for s in settings} | {CONFIG_ENV} | INTERNAL_ENV
+    known = {name[len(ENV_PREFIX) :] for name in names}
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX) :] in known:
             continue

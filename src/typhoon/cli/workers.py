@@ -26,6 +26,12 @@ Sockets
 * The supervisor closes its copies when a stop begins, so once the workers stop
   accepting, new connections are refused as with a single process.
 
+Metrics
+-------
+The supervisor makes a directory for the workers' metrics and names it in their
+environment (``TYPHOON_METRICS_DIR``): each worker writes its figures there, and a scrape
+answered by any worker reports all of them (:mod:`typhoon.http.shared_metrics`).
+
 Control channel and readiness
 -----------------------------
 Each worker gets one end of a socketpair. Once it listens and its startup hooks ran,
@@ -46,11 +52,13 @@ import collections
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +68,7 @@ from typing import Any
 from typhoon.cli import reload as reloading
 from typhoon.http.limits import HTTPConfig
 from typhoon.http.server import run as run_server
+from typhoon.http.shared_metrics import METRICS_DIR_ENV
 from typhoon.http.tls import TLSConfig
 from typhoon.net import loop as net_loop
 from typhoon.net.server import check_uds_path
@@ -404,6 +413,9 @@ class Supervisor:
         self._command = list(command)
         self._listeners = listeners
         self._extra = dict(extra or {})
+        # Where the workers share their metrics (typhoon.http.shared_metrics); made here,
+        # removed when the supervisor exits.
+        self.metrics_dir = tempfile.mkdtemp(prefix="typhoon-metrics-")
         self._graceful_timeout_s = graceful_timeout_s
         self._watch_dirs = watch
         self._workers: dict[int, Worker] = {}  # the current worker of each slot
@@ -428,6 +440,7 @@ class Supervisor:
             return net_loop.run(self.run(), use_uvloop=use_uvloop)
         finally:
             self._close_listeners()
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
     def _close_listeners(self) -> None:
         self._listeners.close()
@@ -508,6 +521,7 @@ class Supervisor:
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         env[CONTROL_FD_ENV] = str(theirs.fileno())
+        env[METRICS_DIR_ENV] = self.metrics_dir
         env[LISTEN_FD_ENV] = str(self._listeners.for_slot(slot).fileno())
         for name, listeners in self._extra.items():
             env[name] = str(listeners.for_slot(slot).fileno())

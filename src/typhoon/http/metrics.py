@@ -14,8 +14,9 @@ Rules
   number bounded (a route's pattern, never a raw path): every distinct tuple is a
   series kept for the life of the process.
 * Not thread-safe: record from the event loop's thread.
-* One registry per process. Under ``--workers N`` each worker has its own, and a scrape
-  sees the worker that accepted it; aggregation across workers is not done here.
+* One registry per process. Under ``--workers N`` each worker has its own; the workers
+  share their figures through files (:mod:`typhoon.http.shared_metrics`), so that a
+  scrape answered by any of them reports all of them.
 """
 
 from __future__ import annotations
@@ -158,9 +159,30 @@ class Counter(_Scalar):
 
 
 class Gauge(_Scalar):
-    """A number that goes up and down (open connections, queue length)."""
+    """A number that goes up and down (open connections, queue length).
+
+    Args:
+        mode: how the values of several workers combine into one when their metrics are
+            shared (see :mod:`typhoon.http.shared_metrics`): ``"sum"`` (open
+            connections), ``"min"`` or ``"max"``.
+    """
 
     kind = "gauge"
+    MODES: ClassVar[tuple[str, ...]] = ("sum", "min", "max")
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        labelnames: Sequence[str] = (),
+        *,
+        function: Callable[[], float] | None = None,
+        mode: str = "sum",
+    ) -> None:
+        if mode not in self.MODES:
+            raise ValueError(f"gauge {name!r}: mode must be one of {self.MODES}, got {mode!r}")
+        super().__init__(name, help, labelnames, function=function)
+        self.mode = mode
 
     def set(self, value: float, labels: Labels = ()) -> None:
         self._check(labels)
@@ -293,9 +315,10 @@ class Registry:
         labelnames: Sequence[str] = (),
         *,
         function: Callable[[], float] | None = None,
+        mode: str = "sum",
     ) -> Gauge:
         """Register and return a :class:`Gauge`."""
-        return self.register(Gauge(name, help, labelnames, function=function))
+        return self.register(Gauge(name, help, labelnames, function=function, mode=mode))
 
     def histogram(
         self,
@@ -375,6 +398,7 @@ def add_process_metrics(registry: Registry) -> None:
             "process_start_time_seconds",
             "When the process started, in seconds since the Unix epoch.",
             function=lambda: start,
+            mode="min",
         )
 
 

@@ -385,7 +385,8 @@ class App(_Routes, _Lifecycle):
         Requests are counted by route pattern, method and status, and timed by route
         and method; open connections and WebSockets are gauges (see
         :class:`~typhoon.web.metrics.AppMetrics`). Requests to ``path`` itself are not
-        counted. Each process has its own figures (one per worker under ``--workers``).
+        counted. Under ``typhoon run --workers N`` a scrape reports every worker's
+        figures, merged (:mod:`typhoon.http.shared_metrics`).
 
         Example::
 

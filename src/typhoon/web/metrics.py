@@ -15,11 +15,14 @@ has them.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from typhoon.http.metrics import CONTENT_TYPE, DEFAULT_BUCKETS, Registry, add_process_metrics
+from typhoon.http.shared_metrics import METRICS_DIR_ENV, MetricsDirectory
 from typhoon.http.state import ServerState
 
 if TYPE_CHECKING:
@@ -81,6 +84,10 @@ class AppMetrics:
         registry: where to register them; a new one when None.
         buckets: the duration histogram's upper bounds, in seconds.
         process: also expose the ``process_*`` metrics (CPU, memory, file descriptors).
+
+    Under ``typhoon run --workers N`` (``TYPHOON_METRICS_DIR`` set by the supervisor),
+    :attr:`shared` is the worker's :class:`~typhoon.http.shared_metrics.MetricsDirectory`
+    and a scrape reports every worker's figures, merged.
     """
 
     def __init__(
@@ -114,6 +121,9 @@ class AppMetrics:
         if process:
             add_process_metrics(registry)
         self._servers: list[ServerState] = []
+        shared = os.environ.get(METRICS_DIR_ENV)
+        # Under typhoon run --workers: the workers' figures, merged (http.shared_metrics).
+        self.shared = MetricsDirectory(shared, registry) if shared else None
 
     def _open_connections(self) -> float:
         return sum(len(state.connections) for state in self._servers)
@@ -121,10 +131,14 @@ class AppMetrics:
     def server_started(self, state: ServerState) -> None:
         if state not in self._servers:
             self._servers.append(state)
+        if self.shared is not None:
+            self.shared.start(asyncio.get_running_loop())
 
     def server_stopped(self, state: ServerState) -> None:
         if state in self._servers:
             self._servers.remove(state)
+        if self.shared is not None and not self._servers:
+            self.shared.stop()
 
     def request_finished(self, request: Request, started: float) -> None:
         """Count a request whose handler has returned (``started``: its perf_counter)."""
@@ -143,8 +157,10 @@ class AppMetrics:
         self.websockets.dec()
 
     def exposition(self) -> bytes:
-        """What the metrics route answers."""
-        return self.registry.expose().encode("utf-8")
+        """What the metrics route answers: this process's metrics, or every worker's."""
+        shared = self.shared
+        text = self.registry.expose() if shared is None else shared.expose()
+        return text.encode("utf-8")
 
 
 __all__ = ["CONTENT_TYPE", "UNMATCHED", "AppMetrics", "MetricsConfig", "check_metrics_path"]
