@@ -11,7 +11,15 @@ import msgspec
 import pytest
 
 from typhoon.http.metrics import Gauge, Registry
-from typhoon.http.shared_metrics import MetricsDirectory, merge, pid_alive, snapshot
+from typhoon.http.shared_metrics import (
+    RETIRED_FILE,
+    MetricsDirectory,
+    merge,
+    pid_alive,
+    read_directory,
+    retire,
+    snapshot,
+)
 from typhoon.testing import FakeClock
 
 DEAD_PID = 2**22 + 12345  # above Linux's pid_max default: no such process
@@ -191,3 +199,45 @@ async def test_an_app_under_the_environment_variable_reports_every_worker(
     finally:
         assert await server.drain(5)
     assert (tmp_path / f"{os.getpid()}.json").exists()  # the last write, at the stop
+
+
+def _write_worker(directory: Path, pid: int, requests: int, token: str | None = None) -> None:
+    snap = snapshot(_worker(pid, requests, 3, 1.0), pid, token)
+    (directory / f"{pid}.json").write_bytes(msgspec.json.encode(snap))
+
+
+def test_retire_folds_an_exited_worker_into_one_file_and_keeps_every_total(
+    tmp_path: Path,
+) -> None:
+    live = os.getpid()
+    _write_worker(tmp_path, live, 1)
+    before = _lines(merge(read_directory(str(tmp_path)), pid_alive))
+    for dead in (DEAD_PID, DEAD_PID + 1, DEAD_PID + 2):
+        _write_worker(tmp_path, dead, 10)
+        retire(str(tmp_path), dead)
+    retire(str(tmp_path), DEAD_PID + 3)  # never wrote a file: nothing to fold
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{live}.json", RETIRED_FILE]
+    after = _lines(merge(read_directory(str(tmp_path)), pid_alive))
+    assert after['hits_total{route="/a"}'] == "31"
+    assert after['hits_total{route="/b"}'] == "4"
+    assert after['duration_count{route="/a"}'] == "8"
+    assert after["open"] == before["open"] == "3"  # exited workers' gauges are gone
+    retired = msgspec.json.decode((tmp_path / RETIRED_FILE).read_bytes())
+    assert (retired["pid"], retired["folded"]) == (0, [f"pid-{DEAD_PID + n}" for n in range(3)])
+
+
+def test_a_worker_caught_between_its_fold_and_its_removal_counts_once(tmp_path: Path) -> None:
+    _write_worker(tmp_path, DEAD_PID, 10, token="old")
+    saved = (tmp_path / f"{DEAD_PID}.json").read_bytes()
+    retire(str(tmp_path), DEAD_PID)
+    (tmp_path / f"{DEAD_PID}.json").write_bytes(saved)  # as if its removal had not happened yet
+    assert _lines(merge(read_directory(str(tmp_path)), pid_alive))['hits_total{route="/a"}'] == "10"
+    _write_worker(tmp_path, DEAD_PID, 5, token="new")  # the pid, reused by a later worker
+    assert _lines(merge(read_directory(str(tmp_path)), pid_alive))['hits_total{route="/a"}'] == "15"
+
+
+def test_retire_leaves_a_broken_file_out(tmp_path: Path) -> None:
+    (tmp_path / f"{DEAD_PID}.json").write_text("{half")
+    retire(str(tmp_path), DEAD_PID)
+    assert list(tmp_path.iterdir()) == []
+    assert read_directory(str(tmp_path / "gone")) == []

@@ -66,6 +66,7 @@ from pathlib import Path
 from typing import Any
 
 from typhoon.cli import reload as reloading
+from typhoon.http import shared_metrics
 from typhoon.http.limits import HTTPConfig
 from typhoon.http.server import run as run_server
 from typhoon.http.shared_metrics import METRICS_DIR_ENV
@@ -566,6 +567,7 @@ class Supervisor:
     async def _reap(self, worker: Worker) -> None:
         status = await worker.wait()
         self._live.discard(worker)
+        shared_metrics.retire(self.metrics_dir, worker.pid)  # its totals stay, in one file
         current = self._workers.get(worker.slot) is worker
         if current:
             del self._workers[worker.slot]

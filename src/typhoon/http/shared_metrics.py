@@ -14,12 +14,20 @@ Rules
   (``sum``, ``min`` or ``max``). Another worker's figures may be up to ``interval_s`` old.
 * Metrics are matched by name; one whose kind, labels or buckets differ from the first
   worker's is left out (every worker runs the same application, so they agree).
+* The directory does not grow with every replaced worker: once a worker has exited, the
+  supervisor folds its counters and histograms into :data:`RETIRED_FILE` (which lists
+  the snapshots it holds by token, as a pid may be reused) and removes its file
+  (:func:`retire`). A reader reads that file last and skips the snapshots it lists, so a
+  worker being folded as a scrape reads the directory is counted once, never twice and
+  never not at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -33,15 +41,23 @@ logger = logging.getLogger("typhoon.error")
 METRICS_DIR_ENV = "TYPHOON_METRICS_DIR"
 """The environment variable naming the directory the workers share their metrics through."""
 
+RETIRED_FILE = "retired.json"
+"""The exited workers' counters and histograms, folded together: pid 0, and in
+``folded`` the tokens of the snapshots it holds (a pid may come back)."""
+
 Seen = set[tuple[str, tuple[str, ...]]]
 """The gauge series (metric name, label values) a merge has given a value already."""
 
 Snapshot = dict[str, Any]
-"""``{"pid": int, "metrics": [{"name", "help", "kind", "labelnames", "series", ...}]}``."""
+"""``{"pid", "token", "metrics": [{"name", "help", "kind", "labelnames", "series", ...}]}``."""
 
 
-def snapshot(registry: Registry, pid: int) -> Snapshot:
-    """Every metric of ``registry`` as plain data (function gauges read now)."""
+def snapshot(registry: Registry, pid: int, token: str | None = None) -> Snapshot:
+    """Every metric of ``registry`` as plain data (function gauges read now).
+
+    ``token`` tells this writer from a later process that gets the same pid (by default
+    derived from the pid).
+    """
     metrics: list[dict[str, Any]] = []
     for metric in registry:
         entry: dict[str, Any] = {
@@ -63,7 +79,7 @@ def snapshot(registry: Registry, pid: int) -> Snapshot:
         else:
             continue  # a kind of its own: nothing to merge it with
         metrics.append(entry)
-    return {"pid": pid, "metrics": metrics}
+    return {"pid": pid, "token": token or f"pid-{pid}", "metrics": metrics}
 
 
 def merge(snapshots: Iterable[Snapshot], alive: Callable[[int], bool]) -> Registry:
@@ -71,7 +87,8 @@ def merge(snapshots: Iterable[Snapshot], alive: Callable[[int], bool]) -> Regist
     merged = Registry()
     seen: Seen = set()
     for snap in snapshots:
-        live = alive(int(snap["pid"]))
+        pid = int(snap["pid"])
+        live = pid > 0 and alive(pid)  # pid 0: the retired workers, never running
         for entry in snap["metrics"]:
             try:
                 _add(merged, entry, live, seen)
@@ -144,6 +161,71 @@ def _add_gauge(
             values[key] = max(values[key], value)
 
 
+def read_snapshot(path: str) -> Snapshot | None:
+    """The snapshot in file ``path``, or None when it is missing or not one."""
+    try:
+        with open(path, "rb") as f:
+            data = msgspec.json.decode(f.read())
+        if isinstance(data, dict) and isinstance(data.get("metrics"), list):
+            int(data["pid"])
+            return data
+    except (OSError, ValueError, TypeError, KeyError, msgspec.DecodeError):
+        pass
+    return None
+
+
+def read_directory(path: str) -> list[Snapshot]:
+    """Every snapshot in directory ``path``, each worker's figures once (see :func:`retire`)."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return []
+    found = [
+        snap
+        for name in names
+        if name.endswith(".json") and name != RETIRED_FILE
+        for snap in [read_snapshot(os.path.join(path, name))]
+        if snap is not None
+    ]
+    retired = read_snapshot(os.path.join(path, RETIRED_FILE))  # last: see retire()
+    if retired is None:
+        return found
+    folded = set(retired.get("folded") or ())
+    return [retired, *(snap for snap in found if snap.get("token") not in folded)]
+
+
+def retire(path: str, pid: int) -> None:
+    """Fold exited worker ``pid``'s counters and histograms into :data:`RETIRED_FILE`.
+
+    Call it once the worker has exited (its file is final). The retired file, which now
+    lists the snapshot's token, replaces the old one before the worker's file is removed.
+    """
+    own = os.path.join(path, f"{pid}.json")
+    snap = read_snapshot(own)
+    if snap is None:
+        with contextlib.suppress(OSError):
+            os.unlink(own)
+        return
+    retired_path = os.path.join(path, RETIRED_FILE)
+    retired = read_snapshot(retired_path) or {"pid": 0, "folded": [], "metrics": []}
+    folded = [*retired.get("folded", ()), snap.get("token") or f"pid-{pid}"]
+    merged = merge([retired, snap], lambda _: False)  # gauges of exited workers: dropped
+    data = {**snapshot(merged, 0), "folded": folded}
+    try:
+        _write(retired_path, msgspec.json.encode(data))
+        os.unlink(own)
+    except OSError as exc:
+        logger.debug("cannot retire the metrics of pid %d in %s: %s", pid, path, exc)
+
+
+def _write(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole, then rename it into place."""
+    partial = f"{path}.partial"
+    with open(partial, "wb") as f:
+        f.write(data)
+    os.replace(partial, path)
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` exists."""
     try:
@@ -176,6 +258,7 @@ class MetricsDirectory:
         self.registry = registry
         self.interval_s = interval_s
         self.pid = os.getpid()
+        self.token = f"{self.pid}-{secrets.token_hex(8)}"
         self._file = os.path.join(path, f"{self.pid}.json")
         self._clock: Clock | None = None
         self._timer: TimerHandle | None = None
@@ -205,34 +288,15 @@ class MetricsDirectory:
 
     def write(self) -> None:
         """Write this worker's snapshot (a failure is logged, never raised)."""
-        data = msgspec.json.encode(snapshot(self.registry, self.pid))
-        partial = f"{self._file}.partial"
+        data = msgspec.json.encode(snapshot(self.registry, self.pid, self.token))
         try:
-            with open(partial, "wb") as f:
-                f.write(data)
-            os.replace(partial, self._file)
+            _write(self._file, data)
         except OSError as exc:  # the supervisor removed the directory as it exits
             logger.debug("cannot write the shared metrics to %s: %s", self._file, exc)
 
     def read(self) -> list[Snapshot]:
-        """Every worker's last snapshot; unreadable files are skipped."""
-        found: list[Snapshot] = []
-        try:
-            names = sorted(os.listdir(self.path))
-        except OSError:
-            return found
-        for name in names:
-            if not name.endswith(".json"):
-                continue
-            try:
-                with open(os.path.join(self.path, name), "rb") as f:
-                    data = msgspec.json.decode(f.read())
-                if isinstance(data, dict) and isinstance(data.get("metrics"), list):
-                    int(data["pid"])
-                    found.append(data)
-            except (OSError, ValueError, TypeError, KeyError, msgspec.DecodeError):
-                continue
-        return found
+        """Every worker's last snapshot (see :func:`read_directory`)."""
+        return read_directory(self.path)
 
     def expose(self) -> str:
         """Every worker's metrics, merged, in the text exposition format."""
@@ -240,4 +304,14 @@ class MetricsDirectory:
         return merge(self.read(), pid_alive).expose()
 
 
-__all__ = ["METRICS_DIR_ENV", "MetricsDirectory", "merge", "pid_alive", "snapshot"]
+__all__ = [
+    "METRICS_DIR_ENV",
+    "RETIRED_FILE",
+    "MetricsDirectory",
+    "merge",
+    "pid_alive",
+    "read_directory",
+    "read_snapshot",
+    "retire",
+    "snapshot",
+]
