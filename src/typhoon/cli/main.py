@@ -78,13 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config.add_arguments(run, config.GROUPS)
 
-    routes = commands.add_parser(
+    listing = commands.add_parser(
         "routes",
         help="list an App's routes",
         description="Print the routing table of a typhoon App: methods, path, the name "
         "url_for knows the route by, and the endpoint; mounted Apps' routes follow.",
     )
-    routes.add_argument("app", help="module:attr of a typhoon App (attr defaults to app)")
+    listing.add_argument("app", help="module:attr of a typhoon App (attr defaults to app)")
     return parser
 
 
@@ -150,7 +150,7 @@ def _run(loaded: config.Loaded, argv: Sequence[str]) -> int:
         except ValueError as exc:
             return _refuse(f"{loaded.origins['fd'].where}: {exc}")
     if settings.get(WorkersConfig).supervised:
-        return _supervise(loaded, settings, argv, use_uvloop, sock)
+        return _supervise(settings, argv, use_uvloop, sock)
     try:
         app = _load_served_app(settings, loaded)
         tls_app = load_app(tls.ssl_app) if tls.ssl_app is not None else None
@@ -190,7 +190,6 @@ def _load_served_app(settings: config.RunConfig, loaded: config.Loaded) -> Appli
 
 
 def _supervise(
-    loaded: config.Loaded,
     settings: config.RunConfig,
     argv: Sequence[str],
     use_uvloop: bool | None,
