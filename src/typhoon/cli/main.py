@@ -1,7 +1,8 @@
-"""The ``typhoon`` command: ``typhoon run module:attr`` and ``typhoon routes module:attr``.
+"""The ``typhoon`` command: ``run``, ``routes`` and ``shell``, each given ``module:attr``.
 
 ``run`` resolves the settings (:mod:`typhoon.cli.config`), loads the application and
-serves it; ``routes`` prints an App's routing table (:mod:`typhoon.cli.routes`).
+serves it; ``routes`` prints an App's routing table (:mod:`typhoon.cli.routes`);
+``shell`` opens a console with it loaded (:mod:`typhoon.cli.shell`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from typhoon import __version__
-from typhoon.cli import config, routes, workers
+from typhoon.cli import config, routes, shell, workers
 from typhoon.cli.interfaces import as_application
 from typhoon.cli.workers import WorkersConfig
 from typhoon.http.app_api import Application
@@ -39,6 +40,19 @@ def load_app(spec: str, interface: str = "auto") -> Application:
         ValueError: the spec, module or attribute is wrong, or the object speaks no
             interface typhoon serves; the message says which.
     """
+    obj = import_object(spec)
+    try:
+        return as_application(obj, interface)
+    except ValueError as exc:
+        raise ValueError(f"{spec!r}: {exc}") from None
+
+
+def import_object(spec: str) -> Any:
+    """The object ``module:attr`` names (``attr`` defaults to ``app``; dots go deeper).
+
+    Raises:
+        ValueError: the spec, module or attribute is wrong; the message says which.
+    """
     module_name, _, attr = spec.partition(":")
     if not module_name:
         raise ValueError(f"app must look like 'module:attr', got {spec!r}")
@@ -57,10 +71,7 @@ def load_app(spec: str, interface: str = "auto") -> Application:
             obj = getattr(obj, part)
         except AttributeError:
             raise ValueError(f"module {module_name!r} has no attribute {attr!r}") from None
-    try:
-        return as_application(obj, interface)
-    except ValueError as exc:
-        raise ValueError(f"{spec!r}: {exc}") from None
+    return obj
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
         "url_for knows the route by, and the endpoint; mounted Apps' routes follow.",
     )
     listing.add_argument("app", help="module:attr of a typhoon App (attr defaults to app)")
+
+    console = commands.add_parser(
+        "shell",
+        help="a Python console with the app loaded",
+        description="A Python console (top-level await allowed) with app, typhoon and "
+        "asyncio in its namespace. A typhoon App's startup hooks run first and its "
+        "shutdown hooks at the end.",
+    )
+    console.add_argument("app", help="module:attr of the application (attr defaults to app)")
+    console.add_argument(
+        "--no-startup", action="store_true", help="do not run the app's startup and shutdown"
+    )
     return parser
 
 
@@ -93,6 +116,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "routes":
         return _routes(args.app)
+    if args.command == "shell":
+        try:
+            app = import_object(args.app)
+        except ValueError as exc:
+            return _refuse(str(exc), "shell")
+        return shell.run_shell(app, startup=not args.no_startup)
     assert args.command == "run", "argparse admits only known commands"
     try:
         loaded = config.load(args, os.environ, cwd=Path.cwd(), groups=config.GROUPS)
