@@ -96,13 +96,13 @@ def test_workers_write_snapshots_and_a_scrape_reports_them_all(tmp_path: Path) -
     text = first.expose()
     assert 'hits_total{route="/a"} 5\n' in text
     assert "\nopen 1\n" in text  # the second one's pid is not running
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
+    assert {p.name for p in tmp_path.iterdir()} == {
         f"{DEAD_PID}.json",
         f"{os.getpid()}.json",
         "list.json",
         "notes.txt",
         "stray.json",
-    ]
+    }
 
 
 def test_a_worker_writes_every_interval_and_once_more_when_it_stops(
@@ -216,7 +216,7 @@ def test_retire_folds_an_exited_worker_into_one_file_and_keeps_every_total(
         _write_worker(tmp_path, dead, 10)
         retire(str(tmp_path), dead)
     retire(str(tmp_path), DEAD_PID + 3)  # never wrote a file: nothing to fold
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{live}.json", RETIRED_FILE]
+    assert {p.name for p in tmp_path.iterdir()} == {f"{live}.json", RETIRED_FILE}
     after = _lines(merge(read_directory(str(tmp_path)), pid_alive))
     assert after['hits_total{route="/a"}'] == "31"
     assert after['hits_total{route="/b"}'] == "4"
