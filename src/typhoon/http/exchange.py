@@ -520,6 +520,15 @@ class Exchange:
         elif not self.disconnected:
             self.respond(500, PLAIN_TEXT_HEADERS, INTERNAL_ERROR_BODY)
 
+    def _check_sendfile(self) -> None:
+        """Raise unless a file may be sent now (the checks every ``sendfile`` makes first)."""
+        if not self.status:
+            raise RuntimeError("sendfile() called before start()")
+        if self.response_ended:
+            raise RuntimeError("sendfile() called after end()")
+        if self.disconnected:
+            raise ClientDisconnected()
+
     async def sendfile(self, file: IO[bytes], offset: int, count: int) -> bool:
         """Send ``count`` bytes of ``file`` from ``offset`` with the OS's ``sendfile``.
 
@@ -541,12 +550,7 @@ class Exchange:
                 exceeds what the Content-Length leaves, or the file ended early (the
                 connection is then closed, as the response is incomplete).
         """
-        if not self.status:
-            raise RuntimeError("sendfile() called before start()")
-        if self.response_ended:
-            raise RuntimeError("sendfile() called after end()")
-        if self.disconnected:
-            raise ClientDisconnected()
+        self._check_sendfile()
         send = getattr(self._conn, "sendfile", None)
         if send is None or self._framing is not _LENGTH or self.method == "HEAD":
             return False

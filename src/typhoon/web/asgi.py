@@ -397,12 +397,7 @@ class ASGIExchange(Exchange):
 
     async def sendfile(self, file: IO[bytes], offset: int, count: int) -> bool:
         """No zero-copy path over ASGI: always False, the caller sends chunks."""
-        if not self.status:
-            raise RuntimeError("sendfile() called before start()")
-        if self.response_ended:
-            raise RuntimeError("sendfile() called after end()")
-        if self.disconnected:
-            raise ClientDisconnected()
+        self._check_sendfile()
         return False
 
     async def finish(self) -> None:
