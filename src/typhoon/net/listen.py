@@ -40,7 +40,7 @@ from typing import Any, cast
 from typhoon.net.clock import Clock, TimerHandle
 from typhoon.net.endpoints import Endpoint, parse_client, parse_server
 from typhoon.net.server import ConnectionSet
-from typhoon.net.timers import _check_seconds
+from typhoon.net.timers import check_seconds
 
 logger = logging.getLogger("typhoon.net")
 
@@ -139,7 +139,7 @@ class Listener:
         Raises:
             ValueError: ``timeout`` is negative or not a number.
         """
-        seconds = _check_seconds(timeout, "timeout", zero=True)
+        seconds = check_seconds(timeout, "timeout", zero=True)
         self.stop_accepting()
         aborted = await self._gate.live.drain(seconds)
         if aborted:
@@ -369,7 +369,7 @@ async def serve(
     ):
         raise ValueError(f"max_connections must be a positive int, got {max_connections!r}")
     if idle_timeout is not None:
-        idle_timeout = _check_seconds(idle_timeout, "idle_timeout", zero=False)
+        idle_timeout = check_seconds(idle_timeout, "idle_timeout", zero=False)
     loop = asyncio.get_running_loop()
     kind = spec.kind
     if kind == "udp":

@@ -46,7 +46,7 @@ from typing import Any, Generic, TypeVar, cast, overload
 
 from typhoon.net.clock import Clock, TimerHandle
 from typhoon.net.tasks import Supervisor, supervisor
-from typhoon.net.timers import _check_seconds, _clock
+from typhoon.net.timers import _clock, check_seconds
 
 logger = logging.getLogger("typhoon.net")
 
@@ -376,8 +376,8 @@ async def spawn_process(
     """
     args = _check_argv(argv)
     if timeout is not None:
-        timeout = _check_seconds(timeout, "timeout", zero=False)
-    kill_grace = _check_seconds(kill_grace, "kill_grace", zero=True)
+        timeout = check_seconds(timeout, "timeout", zero=False)
+    kill_grace = check_seconds(kill_grace, "kill_grace", zero=True)
     if protocol is None:
         if kwargs:
             raise TypeError(

@@ -42,7 +42,7 @@ from typing import Any, cast
 from typhoon.net.clock import Clock, TimerHandle
 from typhoon.net.endpoints import Endpoint, parse_client
 from typhoon.net.listen import ProtocolFactory, connect
-from typhoon.net.timers import _check_seconds
+from typhoon.net.timers import check_seconds
 
 logger = logging.getLogger("typhoon.net")
 
@@ -110,8 +110,8 @@ class Reconnecting:
             raise ValueError(f"endpoint {spec.text!r}: udp has no connection to keep up")
         if not callable(protocol):
             raise TypeError(f"protocol must be a Protocol class or a callable, got {protocol!r}")
-        self.initial_delay = _check_seconds(initial_delay, "initial_delay", zero=False)
-        self.max_delay = _check_seconds(max_delay, "max_delay", zero=False)
+        self.initial_delay = check_seconds(initial_delay, "initial_delay", zero=False)
+        self.max_delay = check_seconds(max_delay, "max_delay", zero=False)
         if self.max_delay < self.initial_delay:
             raise ValueError(
                 f"max_delay must be >= initial_delay ({initial_delay!r}), got {max_delay!r}"

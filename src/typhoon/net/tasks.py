@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 from typhoon.net.clock import Clock
-from typhoon.net.timers import _check_seconds, _clock
+from typhoon.net.timers import _clock, check_seconds
 
 logger = logging.getLogger("typhoon.net")
 
@@ -206,7 +206,7 @@ class Supervisor:
         Raises:
             ValueError: ``timeout`` is negative or not a number.
         """
-        timeout = _check_seconds(timeout, "timeout", zero=True)
+        timeout = check_seconds(timeout, "timeout", zero=True)
         if self._stopping is None:
             loop = asyncio.get_running_loop()
             stopping = loop.create_task(
@@ -352,7 +352,7 @@ async def sleep(seconds: float, *, clock: Clock | None = None) -> None:
     Raises:
         ValueError: ``seconds`` is negative or not a number.
     """
-    delay = _check_seconds(seconds, "seconds", zero=True)
+    delay = check_seconds(seconds, "seconds", zero=True)
     timer_clock = _clock(clock)
     waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     timer = timer_clock.call_later(delay, _wake, waiter)

@@ -29,7 +29,11 @@ def _clock(clock: Clock | None) -> Clock:
     return clock if clock is not None else asyncio.get_running_loop()
 
 
-def _check_seconds(seconds: float, name: str, *, zero: bool) -> float:
+def check_seconds(seconds: float, name: str, *, zero: bool) -> float:
+    """``seconds`` as a float, or a ValueError naming ``name`` (0 allowed when ``zero``).
+
+    The check every duration argument of typhoon.net (and ``app.every``) goes through.
+    """
     valid = isinstance(seconds, int | float) and not isinstance(seconds, bool)
     if not valid or not math.isfinite(seconds) or seconds < 0 or (not zero and seconds == 0):
         low = ">= 0" if zero else "> 0"
@@ -150,7 +154,7 @@ def every(
         ValueError: ``seconds`` is not a positive number.
         TypeError: ``fn`` is not callable.
     """
-    interval = _check_seconds(seconds, "seconds", zero=False)
+    interval = check_seconds(seconds, "seconds", zero=False)
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {fn!r}")
     repeating = Repeating(interval, fn, args, _clock(clock))
@@ -170,7 +174,7 @@ def later(
         ValueError: ``seconds`` is negative or not a number.
         TypeError: ``fn`` is not callable.
     """
-    delay = _check_seconds(seconds, "seconds", zero=True)
+    delay = check_seconds(seconds, "seconds", zero=True)
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {fn!r}")
 

@@ -20,7 +20,7 @@ from typhoon.http.app_api import Lifespan as HasLifespan
 from typhoon.http.state import ServerState
 from typhoon.net.clock import Clock
 from typhoon.net.tasks import Supervisor
-from typhoon.net.timers import _check_seconds
+from typhoon.net.timers import check_seconds
 from typhoon.web._hooks import F, Hook, _call
 from typhoon.web.jobs import Job
 from typhoon.web.metrics import AppMetrics
@@ -139,7 +139,7 @@ class _Lifecycle:
             RuntimeError: the app is already serving.
         """
         self._check_not_frozen("every")
-        _check_seconds(seconds, "seconds", zero=False)
+        check_seconds(seconds, "seconds", zero=False)
 
         def register(fn: F) -> F:
             self.jobs.append(

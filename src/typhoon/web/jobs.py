@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from typhoon.net.clock import Clock
-from typhoon.net.timers import Repeating, _check_seconds, every
+from typhoon.net.timers import Repeating, check_seconds, every
 
 logger = logging.getLogger("typhoon.error")
 
@@ -55,7 +55,7 @@ class Job:
     ) -> None:
         if not callable(fn):
             raise TypeError(f"a job must be callable, got {fn!r}")
-        self.seconds = _check_seconds(seconds, "seconds", zero=False)
+        self.seconds = check_seconds(seconds, "seconds", zero=False)
         self.fn = fn
         self.now = bool(now)
         self.calls = 0
